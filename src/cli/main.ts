@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { checkConfigFile, configJsonSchema, describeConfig, loadConfigFile } from '../config/index.js';
+import { ConfigError, formatConfigIssue, isBallastError } from '../core/errors.js';
+import { VERSION } from '../core/version.js';
+import { Runtime } from '../runtime/runtime.js';
+import { runDemo } from './demo.js';
+
+const HELP = `Ballast ${VERSION} — a high-availability load balancer
+
+Usage:
+  ballast [demo] [--listen ADDR]   run the built-in demo (listener on 127.0.0.1:8080)
+  ballast start -c FILE            run from a config file (SIGHUP reloads, SIGTERM drains and exits)
+  ballast validate -c FILE         check a config file; prints FILE:LINE:COL: message per problem
+  ballast schema                   print the JSON Schema of the config file
+
+Options:
+  -c, --config FILE   config file (YAML)
+      --listen ADDR   demo listener address (default 127.0.0.1:8080)
+  -h, --help          show this help
+  -v, --version       print the version
+
+Exit codes: 0 ok, 1 invalid config or runtime failure, 2 usage error.`;
+
+/** Exit codes of the CLI; scripts rely on them. */
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        listen: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`ballast: ${(error as Error).message}\n\nRun "ballast --help" for usage.\n`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT_OK;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT_OK;
+  }
+  const command = positionals[0] ?? 'demo';
+  switch (command) {
+    case 'demo':
+      return demo(values.listen ?? '127.0.0.1:8080');
+    case 'start':
+      return startCommand(requireConfig(values.config, command));
+    case 'validate':
+      return validate(requireConfig(values.config, command));
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      return EXIT_OK;
+    default:
+      process.stderr.write(`ballast: unknown command "${command}"\n\nRun "ballast --help" for usage.\n`);
+      return EXIT_USAGE;
+  }
+}
+
+class UsageError extends Error {}
+
+function requireConfig(file: string | undefined, command: string): string {
+  if (file === undefined) throw new UsageError(`"ballast ${command}" needs -c FILE`);
+  return file;
+}
+
+/** Prints every problem of an invalid config as FILE:LINE:COL: message. */
+function reportConfigError(error: unknown): number {
+  if (error instanceof ConfigError) {
+    for (const issue of error.issues) process.stderr.write(`${formatConfigIssue(issue)}\n`);
+    return EXIT_FAILURE;
+  }
+  if (isBallastError(error)) {
+    process.stderr.write(`ballast: ${error.message}\n`);
+    return EXIT_FAILURE;
+  }
+  throw error;
+}
+
+async function validate(file: string): Promise<number> {
+  try {
+    const result = await checkConfigFile(file);
+    for (const warning of result.warnings) process.stderr.write(`${formatConfigIssue({ ...warning, message: `warning: ${warning.message}` })}\n`);
+    if (result.config === undefined) {
+      for (const issue of result.errors) process.stderr.write(`${formatConfigIssue(issue)}\n`);
+      return EXIT_FAILURE;
+    }
+    process.stdout.write(`${describeConfig(result.config)}\n`);
+    return EXIT_OK;
+  } catch (error) {
+    return reportConfigError(error);
+  }
+}
+
+async function startCommand(file: string): Promise<number> {
+  let runtime: Runtime;
+  try {
+    runtime = await Runtime.start(await loadConfigFile(file));
+  } catch (error) {
+    if (error instanceof ConfigError || isBallastError(error)) return reportConfigError(error);
+    process.stderr.write(`ballast: ${(error as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+  process.on('SIGHUP', () => {
+    loadConfigFile(file)
+      .then((next) => runtime.reload(next))
+      .then(
+        () => runtime.logger.info({ file }, 'config reloaded'),
+        (error: unknown) => {
+          const issues = error instanceof ConfigError ? error.issues.map(formatConfigIssue) : [(error as Error).message];
+          runtime.logger.error({ file, issues }, 'reload failed; the running config stays');
+          runtime.events.publish({ type: 'config-reload-failed', time: Date.now(), reason: issues.join('; ') });
+        },
+      );
+  });
+  return waitForShutdown(() => runtime.close());
+}
+
+async function demo(listen: string): Promise<number> {
+  const running = await runDemo({ listen, print: (line) => process.stdout.write(`${line}\n`) });
+  return waitForShutdown(() => running.close());
+}
+
+/** Resolves with exit code 0 after SIGTERM/SIGINT once `close` finished; a second signal exits at once. */
+function waitForShutdown(close: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) process.exit(EXIT_FAILURE);
+      stopping = true;
+      process.stderr.write(`ballast: ${signal} received, draining\n`);
+      close().then(
+        () => resolve(EXIT_OK),
+        (error: unknown) => {
+          process.stderr.write(`ballast: shutdown failed: ${(error as Error).message}\n`);
+          resolve(EXIT_FAILURE);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`ballast: ${error.message}\n\nRun "ballast --help" for usage.\n`);
+      process.exit(EXIT_USAGE);
+    }
+    process.stderr.write(`ballast: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(EXIT_FAILURE);
+  },
+);

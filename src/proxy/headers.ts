@@ -1,0 +1,107 @@
+/**
+ * Header rewriting between client and server. Works on Node's flat raw
+ * header arrays (`[name, value, name, value, ...]`) so names keep their case
+ * and repeated headers their order.
+ */
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) plus legacy ones proxies must not forward. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/** Names a client header list may contain that the proxy replaces with its own values. */
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+/** Added to Via (RFC 9110 §7.6.3). */
+const VIA_ENTRY = '1.1 ballast';
+
+/** The lower-case tokens of every Connection header in `raw`, or null when there is none. */
+export function connectionTokens(raw: readonly string[]): Set<string> | null {
+  let tokens: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      tokens ??= new Set();
+      for (const token of (raw[i + 1] as string).split(',')) {
+        const trimmed = token.trim().toLowerCase();
+        if (trimmed !== '') tokens.add(trimmed);
+      }
+    }
+  }
+  return tokens;
+}
+
+export interface ForwardingInfo {
+  /** The address of the peer that connected to Ballast. */
+  readonly peerAddress: string;
+  /** Whether that peer is a trusted proxy whose X-Forwarded-* headers we keep. */
+  readonly peerTrusted: boolean;
+  readonly protocol: 'http' | 'https';
+}
+
+/**
+ * Builds the header list sent to the server: hop-by-hop headers and every
+ * header named in Connection are removed first, then X-Forwarded-For/-Proto/
+ * -Host and Via are added. A client's own X-Forwarded-* survive only when the
+ * peer is trusted; otherwise they are replaced, so a client cannot forge them.
+ * `Expect` is consumed here (Node already answered 100-continue).
+ */
+export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingInfo): string[] {
+  const named = connectionTokens(raw);
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
+  let host: string | undefined;
+  let via: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || lower === 'expect' || (named !== null && named.has(lower))) continue;
+    if (FORWARDED.has(lower)) {
+      if (!info.peerTrusted) continue;
+      if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      else if (lower === 'x-forwarded-proto') forwardedProto ??= value;
+      else forwardedHost ??= value;
+      continue;
+    }
+    if (lower === 'via') {
+      via = via === undefined ? value : `${via}, ${value}`;
+      continue;
+    }
+    if (lower === 'host') host ??= value;
+    out.push(name, value);
+  }
+  out.push('x-forwarded-for', forwardedFor === undefined ? info.peerAddress : `${forwardedFor}, ${info.peerAddress}`);
+  out.push('x-forwarded-proto', forwardedProto ?? info.protocol);
+  const originalHost = forwardedHost ?? host;
+  if (originalHost !== undefined) out.push('x-forwarded-host', originalHost);
+  out.push('via', via === undefined ? VIA_ENTRY : `${via}, ${VIA_ENTRY}`);
+  return out;
+}
+
+/**
+ * Converts a server's raw response headers to the list sent to the client,
+ * without hop-by-hop headers or those the server named in Connection.
+ */
+export function downstreamResponseHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let named: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1');
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    const lower = name.toLowerCase();
+    if (lower === 'connection') {
+      named ??= new Set();
+      for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower)) continue;
+    out.push(name, value);
+  }
+  if (named === null) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    if (!named.has((out[i] as string).toLowerCase())) kept.push(out[i] as string, out[i + 1] as string);
+  }
+  return kept;
+}

@@ -1,0 +1,293 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Pool as UndiciPool, type Dispatcher } from 'undici';
+import type { PoolConfig } from '../config/types.js';
+import { formatHostPort } from '../core/server.js';
+import type { Pool } from '../pools/pool.js';
+import type { PoolServer } from '../pools/server.js';
+import type { AccessLogWriter } from './access-log.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { sendPlain } from './responses.js';
+import { classifyUpstreamError, statusCondition, type UpstreamFailure } from './upstream-errors.js';
+
+/** What the proxy needs to know about the listener a request arrived on. */
+export interface ListenerContext {
+  readonly name: string;
+  readonly protocol: 'http' | 'https';
+  readonly isTrusted: (address: string) => boolean;
+  readonly accessLog: AccessLogWriter | undefined;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Retries allowed regardless of load, so a quiet pool can still fail over (as Envoy's min_retry_concurrency). */
+const MIN_RETRY_CONCURRENCY = 3;
+
+/** Creates the keep-alive connection pool Ballast uses to talk to one server. */
+export function createUpstreamClient(server: PoolServer, config: PoolConfig): UndiciPool {
+  return new UndiciPool(`http://${formatHostPort(server.address)}`, {
+    pipelining: 1,
+    keepAliveTimeout: config.timeouts.idle,
+    keepAliveMaxTimeout: config.timeouts.idle,
+    headersTimeout: config.timeouts.response,
+    bodyTimeout: config.timeouts.response,
+    connect: { timeout: config.timeouts.connect },
+  });
+}
+
+const kExchange = Symbol('ballast.exchange');
+type ResponseWithExchange = ServerResponse & { [kExchange]?: HttpExchange };
+
+function onClientClose(this: ResponseWithExchange): void {
+  this[kExchange]?.clientClosed();
+}
+
+/**
+ * Forwards one client request to a server of `pool` and streams the answer
+ * back. A request that fails before its response started is retried on another
+ * server when the pool's retry policy allows it.
+ */
+export function proxyHttpRequest(req: IncomingMessage, res: ServerResponse, pool: Pool, listener: ListenerContext, path: string): void {
+  new HttpExchange(req, res, pool, listener, path).start();
+}
+
+/**
+ * The state of one client request across its attempts. Implements undici's
+ * dispatch handler so no promise or closure is created per request.
+ *
+ * Invariants: `pool.begin` and `pool.end` pair exactly once per attempt;
+ * `finish` runs exactly once per exchange.
+ */
+class HttpExchange implements Dispatcher.DispatchHandler {
+  private readonly startedAt = performance.now();
+  private readonly headers: string[];
+  private readonly clientAddress: string;
+  private body: Buffer | IncomingMessage | null = null;
+  private server: PoolServer | undefined;
+  private tried: PoolServer[] | undefined;
+  private attemptStartedAt = 0;
+  private upstreamMs: number | undefined;
+  private abortUpstream: ((reason?: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private discarding = false;
+  private retryStatus: number | undefined;
+  private retries = 0;
+  private holdsRetryToken = false;
+  private bytesSent = 0;
+  private finished = false;
+  private clientGone = false;
+  private status = 0;
+  private error: string | undefined;
+  private lastFailure: UpstreamFailure | undefined;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ResponseWithExchange,
+    private readonly pool: Pool,
+    private readonly listener: ListenerContext,
+    private readonly path: string,
+  ) {
+    const peer = req.socket.remoteAddress ?? '';
+    this.clientAddress = peer;
+    this.headers = upstreamRequestHeaders(req.rawHeaders, {
+      peerAddress: peer,
+      peerTrusted: listener.isTrusted(peer),
+      protocol: listener.protocol,
+    });
+  }
+
+  start(): void {
+    this.res[kExchange] = this;
+    this.res.on('close', onClientClose);
+    const req = this.req;
+    const length = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (!chunked && (length === undefined || length === '0')) {
+      this.attempt();
+      return;
+    }
+    const retries = this.pool.config.retries;
+    if (!chunked && retries.attempts > 0 && Number(length) <= retries.bufferBytes) {
+      this.bufferBody();
+      return;
+    }
+    this.body = req;
+    this.attempt();
+  }
+
+  /** Reads a small body into memory so a retry can send it again. */
+  private bufferBody(): void {
+    const chunks: Buffer[] = [];
+    this.req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    this.req.on('end', () => {
+      if (this.clientGone) return;
+      this.body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      this.attempt();
+    });
+  }
+
+  private attempt(): void {
+    const server = this.pickServer();
+    if (server === null) {
+      this.respondFailure(this.lastFailure);
+      return;
+    }
+    this.server = server;
+    this.discarding = false;
+    this.abortUpstream = undefined;
+    this.pool.begin(server);
+    this.attemptStartedAt = performance.now();
+    server.httpClient ??= createUpstreamClient(server, this.pool.config);
+    server.httpClient.dispatch(
+      { path: this.path, method: this.req.method ?? 'GET', headers: this.headers, body: this.body },
+      this,
+    );
+  }
+
+  /** A server not tried yet by this exchange, or null. */
+  private pickServer(): PoolServer | null {
+    const ctx = { clientAddress: this.clientAddress, hashKey: undefined };
+    const tried = this.tried;
+    if (tried === undefined) return this.pool.pick(ctx);
+    for (let i = 0; i < 4; i++) {
+      const server = this.pool.pick(ctx);
+      if (server === null) return null;
+      if (!tried.includes(server)) return server;
+    }
+    for (const server of this.pool.list()) {
+      if (server.eligible && !server.atCapacity && !tried.includes(server)) return server;
+    }
+    return null;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.clientGone) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    const latency = performance.now() - this.attemptStartedAt;
+    this.upstreamMs = latency;
+    const condition = statusCondition(statusCode);
+    if (condition !== undefined && this.canRetry(condition, false)) {
+      // Drain the error body so the keep-alive connection stays usable, then retry.
+      this.discarding = true;
+      this.retryStatus = statusCode;
+      return true;
+    }
+    this.status = statusCode;
+    this.resumeUpstream = resume;
+    this.res.writeHead(statusCode, statusText === '' ? undefined : statusText, downstreamResponseHeaders(rawHeaders));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.discarding) return true;
+    this.bytesSent += chunk.length;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.resumeUpstream as () => void);
+    return false;
+  }
+
+  onComplete(): void {
+    const server = this.server as PoolServer;
+    if (this.discarding) {
+      this.pool.end(server, this.upstreamMs ?? 0, true);
+      this.lastFailure = undefined;
+      this.retryOn(server);
+      return;
+    }
+    this.pool.end(server, this.upstreamMs ?? 0, this.status >= 500);
+    this.res.end();
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    const server = this.server as PoolServer;
+    if (this.clientGone) {
+      this.pool.end(server, performance.now() - this.attemptStartedAt, false);
+      this.finish();
+      return;
+    }
+    const failure = classifyUpstreamError(err);
+    this.pool.end(server, performance.now() - this.attemptStartedAt, true);
+    this.lastFailure = failure;
+    if (this.res.headersSent) {
+      // The response already started: the client must see a truncated answer, not a complete-looking one.
+      this.error = failure.reason;
+      this.res.destroy();
+      this.finish();
+      return;
+    }
+    if (this.discarding) {
+      this.retryOn(server);
+      return;
+    }
+    if (failure.condition !== undefined && this.canRetry(failure.condition, failure.notSent)) {
+      this.retryOn(server);
+      return;
+    }
+    this.respondFailure(failure);
+  }
+
+  /** Whether a failed attempt may be repeated on another server. */
+  private canRetry(condition: UpstreamFailure['condition'], notSent: boolean): boolean {
+    const policy = this.pool.config.retries;
+    if (this.retries >= policy.attempts || condition === undefined || !policy.on.includes(condition)) return false;
+    if (this.body === this.req && !notSent) return false;
+    if (!notSent && !IDEMPOTENT.has(this.req.method ?? '') && this.req.headers['idempotency-key'] === undefined) return false;
+    if (this.holdsRetryToken) return true;
+    if (!this.pool.tryTakeRetryToken(MIN_RETRY_CONCURRENCY, policy.budgetPercent)) return false;
+    this.holdsRetryToken = true;
+    return true;
+  }
+
+  private retryOn(failed: PoolServer): void {
+    this.retries++;
+    (this.tried ??= []).push(failed);
+    this.attempt();
+  }
+
+  private respondFailure(failure: UpstreamFailure | undefined): void {
+    if (this.retryStatus !== undefined && failure === undefined) {
+      this.status = this.retryStatus;
+    } else {
+      this.status = failure?.status ?? 503;
+      this.error = failure?.reason ?? 'no server available';
+    }
+    if (!this.clientGone) sendPlain(this.res, this.status, this.body === this.req && !this.req.complete);
+    this.finish();
+  }
+
+  /** Called when the client connection closes; aborts the server exchange if it is still running. */
+  clientClosed(): void {
+    if (this.finished) return;
+    this.clientGone = true;
+    this.error = 'client aborted';
+    if (this.abortUpstream !== undefined) this.abortUpstream();
+    else if (this.server === undefined) this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.res.off('close', onClientClose);
+    this.res[kExchange] = undefined;
+    if (this.holdsRetryToken) this.pool.returnRetryToken();
+    const log = this.listener.accessLog;
+    if (log === undefined) return;
+    log({
+      listener: this.listener.name,
+      client: this.clientAddress,
+      method: this.req.method ?? '',
+      path: this.path,
+      status: this.clientGone && this.status === 0 ? 499 : this.status,
+      pool: this.pool.name,
+      server: this.server?.name,
+      upstreamMs: this.upstreamMs,
+      totalMs: performance.now() - this.startedAt,
+      bytes: this.bytesSent,
+      retries: this.retries,
+      error: this.error,
+    });
+  }
+}

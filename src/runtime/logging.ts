@@ -1,0 +1,34 @@
+import { pino, type Logger } from 'pino';
+import type { LogConfig } from '../config/types.js';
+import type { AccessLogWriter } from '../proxy/access-log.js';
+
+export interface Loggers {
+  /** Operational messages (JSON lines on stderr). */
+  readonly logger: Logger;
+  /** Access log writer; undefined when `log.access` is `off`. */
+  readonly accessLog: AccessLogWriter | undefined;
+  /** Writes out buffered lines; call before exit. */
+  flush(): void;
+}
+
+/**
+ * Builds the operational logger and the access log. The access log is
+ * buffered (asynchronous writes of at least 4 KiB) so logging stays off the
+ * request path's critical section.
+ */
+export function createLoggers(config: LogConfig): Loggers {
+  const base = { base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
+  const opsDestination = pino.destination({ dest: 2, sync: true });
+  const logger = pino({ ...base, level: config.level }, opsDestination);
+  if (config.access === 'off') {
+    return { logger, accessLog: undefined, flush: () => undefined };
+  }
+  const dest = config.access === 'stdout' ? 1 : config.access === 'stderr' ? 2 : config.access;
+  const accessDestination = pino.destination({ dest, sync: false, minLength: 4096, mkdir: true });
+  const access = pino({ ...base, level: 'info' }, accessDestination);
+  return {
+    logger,
+    accessLog: (entry) => access.info(entry),
+    flush: () => accessDestination.flushSync(),
+  };
+}

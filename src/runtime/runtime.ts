@@ -1,0 +1,196 @@
+import type { Logger } from 'pino';
+import type { BallastConfig, HttpListenerConfig, ListenerConfig, PoolConfig } from '../config/types.js';
+import { EventBus } from '../core/events.js';
+import { formatHostPort } from '../core/server.js';
+import { VERSION } from '../core/version.js';
+import { HttpListener } from '../listeners/http.js';
+import { Pool } from '../pools/pool.js';
+import { Router } from '../router/router.js';
+import { createLoggers, type Loggers } from './logging.js';
+import type { PoolStatus, RuntimeStatus } from './status.js';
+
+type Listener = HttpListener;
+
+/**
+ * The live graph built from one config snapshot: pools, listeners and the
+ * routes between them. `reload` applies a new snapshot by difference.
+ */
+export class Runtime {
+  readonly events = new EventBus();
+  private config: BallastConfig;
+  private readonly loggers: Loggers;
+  private readonly pools = new Map<string, Pool>();
+  private readonly listeners = new Map<string, Listener>();
+  private readonly startedAt = new Date();
+  private closing: Promise<void> | undefined;
+
+  private constructor(config: BallastConfig, loggers: Loggers) {
+    this.config = config;
+    this.loggers = loggers;
+    this.events.subscribe((event) => this.loggers.logger.info({ event }, event.type));
+  }
+
+  /** Builds the graph and binds every listener; rejects (and releases what was bound) on failure. */
+  static async start(config: BallastConfig, loggers: Loggers = createLoggers(config.log)): Promise<Runtime> {
+    const runtime = new Runtime(config, loggers);
+    try {
+      for (const poolConfig of config.pools) runtime.pools.set(poolConfig.name, runtime.createPool(poolConfig));
+      for (const listenerConfig of config.listeners) {
+        const listener = runtime.createListener(listenerConfig);
+        runtime.listeners.set(listenerConfig.name, listener);
+        await listener.listen();
+        loggers.logger.info({ listener: listenerConfig.name, address: formatHostPort(listenerConfig.listen) }, 'listening');
+      }
+    } catch (error) {
+      await runtime.close(0);
+      throw error;
+    }
+    return runtime;
+  }
+
+  get logger(): Logger {
+    return this.loggers.logger;
+  }
+
+  get currentConfig(): BallastConfig {
+    return this.config;
+  }
+
+  pool(name: string): Pool | undefined {
+    return this.pools.get(name);
+  }
+
+  /** The bound address of a listener (useful when the config asked for port 0). */
+  listenerAddress(name: string): { host: string; port: number } | undefined {
+    const listener = this.listeners.get(name);
+    if (listener === undefined) return undefined;
+    const address = listener.address;
+    return { host: address.address, port: address.port };
+  }
+
+  /**
+   * Applies a new config: unchanged pools keep their servers' state; listeners
+   * whose address and protocol did not change keep their socket; a changed
+   * address binds the new socket before the old one is closed.
+   */
+  async reload(next: BallastConfig): Promise<void> {
+    const previousPools = new Map(this.pools);
+    for (const poolConfig of next.pools) {
+      const existing = previousPools.get(poolConfig.name);
+      if (existing !== undefined && samePool(existing.config, poolConfig)) continue;
+      this.pools.set(poolConfig.name, this.createPool(poolConfig));
+    }
+    const bound = new Map<string, Listener>();
+    for (const listenerConfig of next.listeners) {
+      const existing = this.listeners.get(listenerConfig.name);
+      if (existing !== undefined && sameSocket(this.listenerConfig(listenerConfig.name), listenerConfig)) {
+        existing.update(listenerConfig as HttpListenerConfig, this.routerFor(listenerConfig as HttpListenerConfig), this.loggers.accessLog);
+        bound.set(listenerConfig.name, existing);
+        continue;
+      }
+      const listener = this.createListener(listenerConfig);
+      await listener.listen();
+      bound.set(listenerConfig.name, listener);
+    }
+    for (const [name, listener] of this.listeners) {
+      if (bound.get(name) !== listener) void listener.close(this.config.drainTimeout);
+    }
+    this.listeners.clear();
+    for (const [name, listener] of bound) this.listeners.set(name, listener);
+    for (const [name, pool] of previousPools) {
+      if (this.pools.get(name) !== pool || !next.pools.some((p) => p.name === name)) {
+        if (!next.pools.some((p) => p.name === name)) this.pools.delete(name);
+        closePoolClients(pool);
+      }
+    }
+    this.config = next;
+    this.events.publish({ type: 'config-reloaded', time: Date.now(), reason: next.source });
+  }
+
+  status(): RuntimeStatus {
+    return {
+      version: VERSION,
+      startedAt: this.startedAt.toISOString(),
+      listeners: [...this.listeners.values()].map((listener) => ({
+        name: listener.name,
+        protocol: this.listenerConfig(listener.name)?.protocol ?? 'http',
+        address: formatHostPort({ host: listener.address.address, port: listener.address.port }),
+        inFlight: listener.inFlight,
+      })),
+      pools: [...this.pools.values()].map(poolStatus),
+    };
+  }
+
+  /** Stops accepting, waits up to `drainMs` for in-flight requests, then releases everything. Idempotent. */
+  close(drainMs = this.config.drainTimeout): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.listeners.values()].map((listener) => listener.close(drainMs)));
+      await Promise.all([...this.pools.values()].map(closePoolClients));
+      this.loggers.flush();
+    })();
+    return this.closing;
+  }
+
+  private listenerConfig(name: string): ListenerConfig | undefined {
+    return this.config.listeners.find((listener) => listener.name === name);
+  }
+
+  private createPool(config: PoolConfig): Pool {
+    return new Pool(config, { events: this.events });
+  }
+
+  private createListener(config: ListenerConfig): Listener {
+    switch (config.protocol) {
+      case 'http':
+        return new HttpListener(config, this.routerFor(config), this.loggers.accessLog);
+      case 'https':
+      case 'tcp':
+        throw new Error(`listener "${config.name}": protocol ${config.protocol} is not supported yet`);
+      default: {
+        const unreachable: never = config;
+        throw new Error(`unknown listener protocol in ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  private routerFor(config: HttpListenerConfig): Router<Pool> {
+    return new Router(config.routes, (name) => {
+      const pool = this.pools.get(name);
+      if (pool === undefined) throw new Error(`route of listener "${config.name}" names unknown pool "${name}"`);
+      return pool;
+    });
+  }
+}
+
+function samePool(a: PoolConfig, b: PoolConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function sameSocket(a: ListenerConfig | undefined, b: ListenerConfig): boolean {
+  return a !== undefined && a.protocol === b.protocol && a.listen.host === b.listen.host && a.listen.port === b.listen.port;
+}
+
+async function closePoolClients(pool: Pool): Promise<void> {
+  await Promise.all([...pool.list()].map((server) => server.httpClient?.close()));
+}
+
+function poolStatus(pool: Pool): PoolStatus {
+  return {
+    name: pool.name,
+    algorithm: pool.config.algorithm,
+    health: pool.health,
+    inFlight: pool.inFlight,
+    servers: [...pool.list()].map((server) => ({
+      name: server.name,
+      address: formatHostPort(server.address),
+      state: server.state,
+      backup: server.backup,
+      weight: server.configuredWeight,
+      effectiveWeight: server.weight,
+      activeConnections: server.inFlight,
+      requests: server.counters.requests,
+      failures: server.counters.failures,
+      latencyMs: Math.round(server.counters.latencyEwmaMs * 100) / 100,
+    })),
+  };
+}
