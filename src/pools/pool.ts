@@ -5,13 +5,23 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { BallastEventType, EventBus } from '../core/events.js';
 import { BallastError, ErrorCodes } from '../core/errors.js';
 import { systemRandom, type Random } from '../core/random.js';
+import { ActiveHealthChecker } from '../health/checker.js';
+import { OutlierDetector, type OutlierEvent } from '../health/outlier.js';
+import type { CheckFunction } from '../health/types.js';
 import { PoolServer, type HealthVerdict } from './server.js';
+import { RequestQueue, type QueueWaiter } from './queue.js';
+import { SlowStart } from './slow-start.js';
 
 export interface PoolDeps {
   readonly events: EventBus;
   readonly clock?: Clock;
   readonly random?: Random;
+  /** Replaces the active check the config names (tests). */
+  readonly check?: CheckFunction;
 }
+
+/** What `acquire` did with a request that wants a server. */
+export type Acquisition = PoolServer | 'queued' | 'unavailable' | 'queue-full';
 
 /** Pool-level availability: `up` while a primary serves, `backup` when only backups do. */
 export type PoolHealth = 'up' | 'degraded' | 'backup' | 'empty';
@@ -29,6 +39,14 @@ export class Pool {
   private readonly servers = new Map<string, PoolServer>();
   private readonly primaries: Balancer<PoolServer>;
   private readonly backups: Balancer<PoolServer>;
+  /** Every primary, up regardless of health: used in panic mode only. */
+  private readonly panic: Balancer<PoolServer> | undefined;
+  private readonly checker: ActiveHealthChecker<PoolServer> | undefined;
+  private readonly outlier: OutlierDetector<PoolServer> | undefined;
+  private returnTimer: NodeJS.Timeout | undefined;
+  private readonly queue: RequestQueue;
+  private readonly slowStart: SlowStart;
+  private primaryCount = 0;
   private readonly events: EventBus;
   private readonly clock: Clock;
   private servingPrimaries = 0;
@@ -46,18 +64,82 @@ export class Pool {
     const options = { clock: this.clock, random: deps.random ?? systemRandom };
     this.primaries = createBalancer<PoolServer>(config.algorithm, options);
     this.backups = createBalancer<PoolServer>(config.algorithm, options);
+    this.panic = config.panicThreshold === undefined ? undefined : createBalancer<PoolServer>(config.algorithm, options);
+    this.queue = new RequestQueue(config.queue.size, config.queue.timeout);
+    this.slowStart = new SlowStart(config.slowStart, (server, weight) => this.applyWeight(server, weight));
+    if (config.healthCheck !== undefined) {
+      this.checker = new ActiveHealthChecker<PoolServer>({
+        config: config.healthCheck,
+        onChange: (server, _from, to, reason) => this.onActiveVerdict(server, to, reason),
+        ...(deps.check === undefined ? {} : { check: deps.check }),
+        ...(deps.random === undefined ? {} : { random: deps.random }),
+        clock: this.clock,
+      });
+    }
+    if (config.outlierDetection !== undefined) {
+      this.outlier = new OutlierDetector<PoolServer>(config.outlierDetection, {
+        clock: this.clock,
+        onEvent: (event) => this.onOutlierEvent(event),
+      });
+    }
     const initial: HealthVerdict = config.healthCheck === undefined || config.healthCheck.initialState === 'healthy' ? 'healthy' : 'unknown';
     for (const serverConfig of config.servers) {
-      this.addServer(new PoolServer(this.name, serverConfig, config.maxConnections, initial));
+      this.addServer(new PoolServer(this.name, serverConfig, config.maxConnections, initial), false);
     }
     this.lastHealth = this.computeHealth();
   }
 
-  /** Picks a server for a new request or connection, or null when none can take it now. */
+  /** Starts active health checks. */
+  start(): void {
+    this.checker?.start();
+  }
+
+  /** Stops health checks and timers and turns away queued requests. */
+  async stop(): Promise<void> {
+    if (this.returnTimer !== undefined) clearTimeout(this.returnTimer);
+    this.slowStart.stop();
+    this.queue.rejectAll();
+    await this.checker?.stop();
+  }
+
+  /**
+   * Picks a server for a new request or connection, or null when none can
+   * take it now. Primaries first; backups only while no primary serves; in
+   * panic mode (too few healthy primaries) every primary.
+   */
   pick(ctx: PickContext): PoolServer | null {
+    if (this.panic !== undefined && this.inPanic()) return this.panic.pick(ctx);
     if (this.servingPrimaries > 0) return this.primaries.pick(ctx);
     if (this.servingBackups > 0) return this.backups.pick(ctx);
     return null;
+  }
+
+  /**
+   * A server now, or a place in the queue when every serving server is at
+   * its connection limit. A queued waiter is later granted a server or
+   * rejected (queue timeout, pool stopped).
+   */
+  acquire(ctx: PickContext, waiter: QueueWaiter): Acquisition {
+    const server = this.pick(ctx);
+    if (server !== null) return server;
+    if (this.servingPrimaries === 0 && this.servingBackups === 0) return 'unavailable';
+    return this.queue.enqueue(waiter) ? 'queued' : 'queue-full';
+  }
+
+  /** Withdraws a queued waiter (its client went away). */
+  leaveQueue(waiter: QueueWaiter): void {
+    this.queue.remove(waiter);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** True when healthy primaries are below `panicThreshold` percent of all primaries. */
+  private inPanic(): boolean {
+    const threshold = this.config.panicThreshold;
+    if (threshold === undefined || this.primaryCount === 0) return false;
+    return (this.servingPrimaries * 100) / this.primaryCount < threshold;
   }
 
   /** Call when a request or connection to `server` starts. */
@@ -82,6 +164,22 @@ export class Pool {
       server.counters.latencyEwmaMs = ewma === 0 ? latencyMs : ewma * 0.9 + latencyMs * 0.1;
     }
     this.balancerOf(server).onRequestEnd?.(server, latencyMs);
+    if (this.outlier !== undefined) {
+      if (failed) this.outlier.recordFailure(server);
+      else this.outlier.recordSuccess(server);
+    }
+    if (this.queue.length > 0) this.serveQueue();
+  }
+
+  /** Hands freed capacity to queued requests, oldest first. */
+  private serveQueue(): void {
+    while (this.queue.length > 0) {
+      const waiter = this.queue.peek() as QueueWaiter;
+      const server = this.pick(waiter.ctx);
+      if (server === null) return;
+      this.queue.shift();
+      waiter.granted(server);
+    }
   }
 
   /**
@@ -121,18 +219,59 @@ export class Pool {
     return this.lastHealth;
   }
 
-  addServer(server: PoolServer): void {
+  /** Adds a server; `rampUp` allows slow start for it (servers added at run time). */
+  addServer(server: PoolServer, rampUp = true): void {
     this.servers.set(server.name, server);
+    if (!server.backup) this.primaryCount++;
     this.balancerOf(server).add(server);
-    this.refresh(server);
+    if (this.panic !== undefined && !server.backup) this.panic.add(server);
+    this.outlier?.add(server);
+    this.checker?.add(server);
+    this.refresh(server, rampUp);
   }
 
   /** Removes a server at once; callers drain it first when they want in-flight work to finish. */
   removeServer(server: PoolServer): void {
     if (server.eligible) this.setEligible(server, false);
     this.balancerOf(server).remove(server);
+    this.panic?.remove(server);
+    this.outlier?.remove(server);
+    this.checker?.remove(server);
+    this.slowStart.cancel(server);
+    if (!server.backup) this.primaryCount--;
     this.servers.delete(server.name);
     this.updatePoolHealth('removed');
+  }
+
+  /** The active check's latest verdict for a server, for status. */
+  lastCheck(server: PoolServer): { ok: boolean; reason: string; at: number } | undefined {
+    return this.checker?.lastCheck(server);
+  }
+
+  private onActiveVerdict(server: PoolServer, to: HealthVerdict, reason: string): void {
+    if (to === 'healthy' && server.ejected) this.outlier?.returnNow(server);
+    this.setHealth(server, to, reason);
+  }
+
+  private onOutlierEvent(event: OutlierEvent<PoolServer>): void {
+    this.setEjected(event.server, event.type === 'ejected', event.reason);
+    this.scheduleReturns();
+  }
+
+  /** Keeps one timer armed for the earliest end of an ejection. */
+  private scheduleReturns(): void {
+    const outlier = this.outlier;
+    if (outlier === undefined) return;
+    if (this.returnTimer !== undefined) clearTimeout(this.returnTimer);
+    this.returnTimer = undefined;
+    const next = outlier.nextReturnAt();
+    if (next === undefined) return;
+    this.returnTimer = setTimeout(() => {
+      this.returnTimer = undefined;
+      outlier.expired();
+      this.scheduleReturns();
+    }, Math.max(0, next - this.clock.now()));
+    this.returnTimer.unref();
   }
 
   setHealth(server: PoolServer, verdict: HealthVerdict, reason: string): void {
@@ -175,6 +314,7 @@ export class Pool {
 
   setWeight(server: PoolServer, weight: number, reason = 'admin'): void {
     server.configuredWeight = weight;
+    this.slowStart.cancel(server);
     this.applyWeight(server, weight);
     this.announce('server-weight', server, reason, { weight });
   }
@@ -184,11 +324,26 @@ export class Pool {
     if (server.weight === weight) return;
     server.weight = weight;
     this.balancerOf(server).reweight(server);
+    if (this.panic !== undefined && !server.backup) this.panic.reweight(server);
   }
 
-  private refresh(server: PoolServer): void {
+  /**
+   * Re-evaluates one server after any change. Slow start applies to a server
+   * that starts serving while others already serve (as HAProxy, not when the
+   * whole pool comes up).
+   */
+  private refresh(server: PoolServer, rampUp = true): void {
+    if (this.panic !== undefined && !server.backup) {
+      if (server.disabled || server.draining) this.panic.setDown(server);
+      else this.panic.setUp(server);
+    }
     const serving = server.serving;
-    if (serving !== server.eligible) this.setEligible(server, serving);
+    if (serving !== server.eligible) {
+      if (serving && rampUp && this.servingPrimaries + this.servingBackups > 0) this.slowStart.begin(server);
+      if (!serving) this.slowStart.cancel(server);
+      this.setEligible(server, serving);
+      if (serving && this.queue.length > 0) this.serveQueue();
+    }
     this.updatePoolHealth(server.state);
   }
 

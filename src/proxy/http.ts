@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool as UndiciPool, type Dispatcher } from 'undici';
 import type { PoolConfig } from '../config/types.js';
 import { formatHostPort } from '../core/server.js';
+import type { PickContext } from '../balancers/types.js';
 import type { Pool } from '../pools/pool.js';
+import type { QueueWaiter } from '../pools/queue.js';
 import type { PoolServer } from '../pools/server.js';
 import type { AccessLogWriter } from './access-log.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
@@ -57,10 +59,12 @@ export function proxyHttpRequest(req: IncomingMessage, res: ServerResponse, pool
  * Invariants: `pool.begin` and `pool.end` pair exactly once per attempt;
  * `finish` runs exactly once per exchange.
  */
-class HttpExchange implements Dispatcher.DispatchHandler {
+class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   private readonly startedAt = performance.now();
   private readonly headers: string[];
   private readonly clientAddress: string;
+  readonly ctx: PickContext;
+  private queued = false;
   private body: Buffer | IncomingMessage | null = null;
   private server: PoolServer | undefined;
   private tried: PoolServer[] | undefined;
@@ -88,6 +92,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
   ) {
     const peer = req.socket.remoteAddress ?? '';
     this.clientAddress = peer;
+    this.ctx = { clientAddress: peer, hashKey: undefined };
     this.headers = upstreamRequestHeaders(req.rawHeaders, {
       peerAddress: peer,
       peerTrusted: listener.isTrusted(peer),
@@ -125,12 +130,42 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     });
   }
 
+  /** The first attempt may wait in the pool's queue; retries take a free server or fail. */
   private attempt(): void {
+    if (this.tried === undefined) {
+      const acquired = this.pool.acquire(this.ctx, this);
+      if (acquired === 'queued') {
+        this.queued = true;
+        return;
+      }
+      if (typeof acquired === 'string') {
+        this.error = acquired === 'queue-full' ? 'queue full' : 'no server available';
+        this.respondStatus(503);
+        return;
+      }
+      this.dispatchTo(acquired);
+      return;
+    }
     const server = this.pickServer();
     if (server === null) {
       this.respondFailure(this.lastFailure);
       return;
     }
+    this.dispatchTo(server);
+  }
+
+  granted(server: PoolServer): void {
+    this.queued = false;
+    this.dispatchTo(server);
+  }
+
+  rejected(reason: 'timeout' | 'stopped'): void {
+    this.queued = false;
+    this.error = reason === 'timeout' ? 'queue timeout' : 'pool stopped';
+    this.respondStatus(503);
+  }
+
+  private dispatchTo(server: PoolServer): void {
     this.server = server;
     this.discarding = false;
     this.abortUpstream = undefined;
@@ -145,11 +180,9 @@ class HttpExchange implements Dispatcher.DispatchHandler {
 
   /** A server not tried yet by this exchange, or null. */
   private pickServer(): PoolServer | null {
-    const ctx = { clientAddress: this.clientAddress, hashKey: undefined };
-    const tried = this.tried;
-    if (tried === undefined) return this.pool.pick(ctx);
+    const tried = this.tried ?? [];
     for (let i = 0; i < 4; i++) {
-      const server = this.pool.pick(ctx);
+      const server = this.pool.pick(this.ctx);
       if (server === null) return null;
       if (!tried.includes(server)) return server;
     }
@@ -258,13 +291,23 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     this.finish();
   }
 
+  private respondStatus(status: number): void {
+    this.status = status;
+    if (!this.clientGone) sendPlain(this.res, status, this.body === this.req && !this.req.complete);
+    this.finish();
+  }
+
   /** Called when the client connection closes; aborts the server exchange if it is still running. */
   clientClosed(): void {
     if (this.finished) return;
     this.clientGone = true;
     this.error = 'client aborted';
     if (this.abortUpstream !== undefined) this.abortUpstream();
-    else if (this.server === undefined) this.finish();
+    else if (this.queued) {
+      this.queued = false;
+      this.pool.leaveQueue(this);
+      this.finish();
+    } else if (this.server === undefined) this.finish();
   }
 
   private finish(): void {

@@ -100,7 +100,7 @@ export class Runtime {
     for (const [name, pool] of previousPools) {
       if (this.pools.get(name) !== pool || !next.pools.some((p) => p.name === name)) {
         if (!next.pools.some((p) => p.name === name)) this.pools.delete(name);
-        closePoolClients(pool);
+        void pool.stop().then(() => closePoolClients(pool));
       }
     }
     this.config = next;
@@ -125,7 +125,10 @@ export class Runtime {
   close(drainMs = this.config.drainTimeout): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.listeners.values()].map((listener) => listener.close(drainMs)));
-      await Promise.all([...this.pools.values()].map(closePoolClients));
+      await Promise.all([...this.pools.values()].map(async (pool) => {
+        await pool.stop();
+        await closePoolClients(pool);
+      }));
       this.loggers.flush();
     })();
     return this.closing;
@@ -136,7 +139,9 @@ export class Runtime {
   }
 
   private createPool(config: PoolConfig): Pool {
-    return new Pool(config, { events: this.events });
+    const pool = new Pool(config, { events: this.events });
+    pool.start();
+    return pool;
   }
 
   private createListener(config: ListenerConfig): Listener {
