@@ -12,7 +12,7 @@
 import { configFromObject, loadConfigFile } from './config/index.js';
 import type { BallastConfig } from './config/types.js';
 import type { BallastEvent } from './core/events.js';
-import { Runtime } from './runtime/runtime.js';
+import { Runtime, type ServerAction } from './runtime/runtime.js';
 import type { RuntimeStatus } from './runtime/status.js';
 
 export interface BallastHandle {
@@ -21,6 +21,8 @@ export interface BallastHandle {
   status(): RuntimeStatus;
   /** The bound address of a listener by name (handy with port 0). */
   address(listener: string): { host: string; port: number } | undefined;
+  /** Drains, disables, enables or reweights one server; throws a 404-typed BallastError for unknown names. */
+  serverAction(pool: string, server: string, action: ServerAction): void;
   /** Follows state changes; returns the unsubscribe function. */
   onEvent(listener: (event: BallastEvent) => void): () => void;
   /** Stops accepting, lets in-flight requests finish (up to `drainMs`, default the config's drainTimeout), releases everything. */
@@ -46,6 +48,7 @@ export async function start(input: ConfigInput): Promise<BallastHandle> {
     reload: async (config) => runtime.reload(await resolveConfig(config)),
     status: () => runtime.status(),
     address: (listener) => runtime.listenerAddress(listener),
+    serverAction: (pool, server, action) => runtime.serverAction(pool, server, action),
     onEvent: (listener) => runtime.events.subscribe(listener),
     close: (drainMs) => runtime.close(drainMs),
   };
@@ -56,4 +59,5 @@ export type { ConfigIssue, ErrorCode } from './core/errors.js';
 export type { BallastEvent, BallastEventType } from './core/events.js';
 export type * from './config/types.js';
 export type { RuntimeStatus, PoolStatus, ServerStatus, ListenerStatus } from './runtime/status.js';
+export type { ServerAction } from './runtime/runtime.js';
 export { loadConfigFile, configFromObject } from './config/index.js';

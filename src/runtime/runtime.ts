@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { BallastConfig, HttpListenerConfig, ListenerConfig, PoolConfig } from '../config/types.js';
+import { BallastError, ErrorCodes } from '../core/errors.js';
 import { EventBus } from '../core/events.js';
 import { formatHostPort } from '../core/server.js';
 import { VERSION } from '../core/version.js';
@@ -10,6 +11,13 @@ import { createLoggers, type Loggers } from './logging.js';
 import type { PoolStatus, RuntimeStatus } from './status.js';
 
 type Listener = HttpListener;
+
+/** What an operator can do to one server (admin API, programmatic API). */
+export type ServerAction =
+  | { readonly type: 'drain' }
+  | { readonly type: 'disable' }
+  | { readonly type: 'enable' }
+  | { readonly type: 'weight'; readonly weight: number };
 
 /**
  * The live graph built from one config snapshot: pools, listeners and the
@@ -58,6 +66,37 @@ export class Runtime {
 
   pool(name: string): Pool | undefined {
     return this.pools.get(name);
+  }
+
+  /** The pool named `name`, or a 404-typed error for the admin API. */
+  requirePool(name: string): Pool {
+    const pool = this.pools.get(name);
+    if (pool === undefined) throw new BallastError(ErrorCodes.UNKNOWN_POOL, `no pool named "${name}"`, 404);
+    return pool;
+  }
+
+  /** Applies an operator action to one server; unknown pool or server throw 404-typed errors. */
+  serverAction(poolName: string, serverName: string, action: ServerAction): void {
+    const pool = this.requirePool(poolName);
+    const server = pool.require(serverName);
+    switch (action.type) {
+      case 'drain':
+        pool.drain(server);
+        return;
+      case 'disable':
+        pool.disable(server);
+        return;
+      case 'enable':
+        pool.enable(server);
+        return;
+      case 'weight':
+        pool.setWeight(server, action.weight);
+        return;
+      default: {
+        const unreachable: never = action;
+        throw new BallastError(ErrorCodes.BAD_REQUEST, `unknown server action ${JSON.stringify(unreachable)}`, 400);
+      }
+    }
   }
 
   /** The bound address of a listener (useful when the config asked for port 0). */
