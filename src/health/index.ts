@@ -1,0 +1,18 @@
+export { runCheck, httpCheck, tcpCheck, postgresCheck, redisCheck } from './active/index.js';
+export { ActiveHealthChecker } from './checker.js';
+export type { ActiveHealthCheckerOptions, HealthCheckTarget, LastCheck } from './checker.js';
+export { OutlierDetector } from './outlier.js';
+export type { OutlierDetectorOptions, OutlierEvent, OutlierStats } from './outlier.js';
+export { RiseFall } from './state.js';
+export type { HealthTransition, RiseFallOptions } from './state.js';
+export { systemTimers } from './timers.js';
+export type { TimerHandle, Timers } from './timers.js';
+export type {
+  CheckFunction,
+  CheckResult,
+  HealthStatus,
+  HttpHealthCheckConfig,
+  PostgresHealthCheckConfig,
+  RedisHealthCheckConfig,
+  TcpHealthCheckConfig,
+} from './types.js';
