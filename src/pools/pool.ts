@@ -8,6 +8,7 @@ import { systemRandom, type Random } from '../core/random.js';
 import { ActiveHealthChecker } from '../health/checker.js';
 import { OutlierDetector, type OutlierEvent } from '../health/outlier.js';
 import type { CheckFunction } from '../health/types.js';
+import { hashKeyExtractor, type HashKeyExtractor } from '../persistence/hash-key.js';
 import { PoolServer, type HealthVerdict } from './server.js';
 import { RequestQueue, type QueueWaiter } from './queue.js';
 import { SlowStart } from './slow-start.js';
@@ -36,6 +37,8 @@ export type PoolHealth = 'up' | 'degraded' | 'backup' | 'empty';
 export class Pool {
   readonly name: string;
   config: PoolConfig;
+  /** Extracts the consistent-hash key of a request; undefined for other algorithms. */
+  readonly hashKey: HashKeyExtractor | undefined;
   private readonly servers = new Map<string, PoolServer>();
   private readonly primaries: Balancer<PoolServer>;
   private readonly backups: Balancer<PoolServer>;
@@ -62,9 +65,12 @@ export class Pool {
     this.events = deps.events;
     this.clock = deps.clock ?? systemClock;
     const options = { clock: this.clock, random: deps.random ?? systemRandom };
+
     this.primaries = createBalancer<PoolServer>(config.algorithm, options);
     this.backups = createBalancer<PoolServer>(config.algorithm, options);
     this.panic = config.panicThreshold === undefined ? undefined : createBalancer<PoolServer>(config.algorithm, options);
+    this.hashKey =
+      config.algorithm === 'consistent-hash' ? hashKeyExtractor(config.hashKey ?? { kind: 'source-ip' }) : undefined;
     this.queue = new RequestQueue(config.queue.size, config.queue.timeout);
     this.slowStart = new SlowStart(config.slowStart, (server, weight) => this.applyWeight(server, weight));
     if (config.healthCheck !== undefined) {

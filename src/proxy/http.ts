@@ -4,6 +4,7 @@ import type { PoolConfig } from '../config/types.js';
 import { formatHostPort } from '../core/server.js';
 import type { PickContext } from '../balancers/types.js';
 import type { Pool } from '../pools/pool.js';
+import { clientAddressOf } from '../persistence/source-ip.js';
 import type { QueueWaiter } from '../pools/queue.js';
 import type { PoolServer } from '../pools/server.js';
 import type { AccessLogWriter } from './access-log.js';
@@ -91,8 +92,11 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     private readonly path: string,
   ) {
     const peer = req.socket.remoteAddress ?? '';
-    this.clientAddress = peer;
-    this.ctx = { clientAddress: peer, hashKey: undefined };
+    this.clientAddress = clientAddressOf(peer, req.headers['x-forwarded-for'], listener.isTrusted);
+    this.ctx = {
+      clientAddress: this.clientAddress,
+      hashKey: pool.hashKey?.({ clientAddress: this.clientAddress, url: path, headers: req.headers }),
+    };
     this.headers = upstreamRequestHeaders(req.rawHeaders, {
       peerAddress: peer,
       peerTrusted: listener.isTrusted(peer),
