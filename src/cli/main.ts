@@ -106,7 +106,11 @@ async function validate(file: string): Promise<number> {
 }
 
 async function startCommand(file: string): Promise<number> {
-  let runtime: Runtime;
+  // Installed before the listeners bind, so an early SIGHUP can never fall back to the default action (exit).
+  let runtime: Runtime | undefined;
+  process.on('SIGHUP', () => {
+    if (runtime !== undefined) reloadFromFile(runtime, file);
+  });
   try {
     runtime = await Runtime.start(await loadConfigFile(file));
   } catch (error) {
@@ -114,19 +118,22 @@ async function startCommand(file: string): Promise<number> {
     process.stderr.write(`ballast: ${(error as Error).message}\n`);
     return EXIT_FAILURE;
   }
-  process.on('SIGHUP', () => {
-    loadConfigFile(file)
-      .then((next) => runtime.reload(next))
-      .then(
-        () => runtime.logger.info({ file }, 'config reloaded'),
-        (error: unknown) => {
-          const issues = error instanceof ConfigError ? error.issues.map(formatConfigIssue) : [(error as Error).message];
-          runtime.logger.error({ file, issues }, 'reload failed; the running config stays');
-          runtime.events.publish({ type: 'config-reload-failed', time: Date.now(), reason: issues.join('; ') });
-        },
-      );
-  });
-  return waitForShutdown(() => runtime.close());
+  const running = runtime;
+  return waitForShutdown(() => running.close());
+}
+
+/** Validates the file first; an invalid file leaves the running config in place and is logged with its positions. */
+function reloadFromFile(runtime: Runtime, file: string): void {
+  loadConfigFile(file)
+    .then((next) => runtime.reload(next))
+    .then(
+      () => runtime.logger.info({ file }, 'config reloaded'),
+      (error: unknown) => {
+        const issues = error instanceof ConfigError ? error.issues.map(formatConfigIssue) : [(error as Error).message];
+        runtime.logger.error({ file, issues }, 'reload failed; the running config stays');
+        runtime.events.publish({ type: 'config-reload-failed', time: Date.now(), reason: issues.join('; ') });
+      },
+    );
 }
 
 async function demo(listen: string): Promise<number> {

@@ -1,6 +1,6 @@
 import type { Balancer, PickContext } from '../balancers/types.js';
 import { createBalancer } from '../balancers/index.js';
-import type { PoolConfig } from '../config/types.js';
+import type { PoolConfig, ServerConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { BallastEventType, EventBus } from '../core/events.js';
 import { BallastError, ErrorCodes } from '../core/errors.js';
@@ -40,6 +40,8 @@ export class Pool {
   /** Extracts the consistent-hash key of a request; undefined for other algorithms. */
   readonly hashKey: HashKeyExtractor | undefined;
   private readonly servers = new Map<string, PoolServer>();
+  /** Servers removed by a reload that still finish in-flight requests. */
+  private readonly retiring = new Set<PoolServer>();
   private readonly primaries: Balancer<PoolServer>;
   private readonly backups: Balancer<PoolServer>;
   /** Every primary, up regardless of health: used in panic mode only. */
@@ -88,9 +90,8 @@ export class Pool {
         onEvent: (event) => this.onOutlierEvent(event),
       });
     }
-    const initial: HealthVerdict = config.healthCheck === undefined || config.healthCheck.initialState === 'healthy' ? 'healthy' : 'unknown';
     for (const serverConfig of config.servers) {
-      this.addServer(new PoolServer(this.name, serverConfig, config.maxConnections, initial), false);
+      this.addServer(new PoolServer(this.name, serverConfig, config.maxConnections, this.initialHealth()), false);
     }
     this.lastHealth = this.computeHealth();
   }
@@ -170,11 +171,100 @@ export class Pool {
       server.counters.latencyEwmaMs = ewma === 0 ? latencyMs : ewma * 0.9 + latencyMs * 0.1;
     }
     this.balancerOf(server).onRequestEnd?.(server, latencyMs);
+    if (server.inFlight === 0 && this.retiring.has(server)) {
+      this.finishRetiring(server);
+      return;
+    }
     if (this.outlier !== undefined) {
       if (failed) this.outlier.recordFailure(server);
       else this.outlier.recordSuccess(server);
     }
     if (this.queue.length > 0) this.serveQueue();
+  }
+
+  /**
+   * Applies a new server list without touching anything else: servers that
+   * stay (same name, address and role) keep health, counters, admin state and
+   * connections and take their new weight; removed ones drain and leave once
+   * idle; new ones start per the health check, with slow start.
+   */
+  applyServers(configs: readonly ServerConfig[], reason = 'reload'): void {
+    const next = new Map(configs.map((config) => [config.name, config]));
+    for (const server of [...this.servers.values()]) {
+      const config = next.get(server.name);
+      if (config === undefined || !sameServer(server, config)) this.retire(server, reason);
+    }
+    for (const config of configs) {
+      const existing = this.servers.get(config.name);
+      if (existing === undefined) {
+        this.addServer(new PoolServer(this.name, config, this.config.maxConnections, this.initialHealth()));
+        continue;
+      }
+      existing.maxConnections = this.config.maxConnections ?? Infinity;
+      if (existing.configuredWeight !== config.weight) this.setWeight(existing, config.weight, reason);
+    }
+  }
+
+  /**
+   * Takes over the live state of servers that a previous pool of the same
+   * name also had (a reload that changed the pool's policy): health verdict,
+   * admin state, counters, and the keep-alive connections when the timeouts
+   * did not change. The previous pool then retires everything it kept.
+   */
+  adopt(previous: Pool): void {
+    const sameTimeouts = JSON.stringify(previous.config.timeouts) === JSON.stringify(this.config.timeouts);
+    for (const server of this.servers.values()) {
+      const old = previous.servers.get(server.name);
+      if (old === undefined || !sameServer(old, server)) continue;
+      Object.assign(server.counters, old.counters);
+      if (sameTimeouts && old.httpClient !== undefined) {
+        server.httpClient = old.httpClient;
+        old.httpClient = undefined;
+      }
+      server.draining = old.draining;
+      server.disabled = old.disabled;
+      if (old.health !== 'unknown') server.health = old.health;
+      this.refresh(server, false);
+    }
+    previous.retireAll('replaced by reload');
+  }
+
+  /** Retires every server (the pool is being replaced or removed) and stops checks. */
+  retireAll(reason: string): void {
+    for (const server of [...this.servers.values()]) this.retire(server, reason);
+    void this.stop();
+  }
+
+  /** True once every retired server finished its in-flight work. */
+  get retired(): boolean {
+    return this.servers.size === 0 && this.retiring.size === 0;
+  }
+
+  private retire(server: PoolServer, reason: string): void {
+    this.drain(server, reason);
+    this.servers.delete(server.name);
+    this.checker?.remove(server);
+    this.outlier?.remove(server);
+    this.slowStart.cancel(server);
+    this.retiring.add(server);
+    if (server.inFlight === 0) this.finishRetiring(server);
+  }
+
+  private finishRetiring(server: PoolServer): void {
+    this.retiring.delete(server);
+    if (server.eligible) this.setEligible(server, false);
+    this.balancerOf(server).remove(server);
+    this.panic?.remove(server);
+    if (!server.backup) this.primaryCount--;
+    const client = server.httpClient;
+    server.httpClient = undefined;
+    void client?.close();
+    this.updatePoolHealth('removed');
+  }
+
+  private initialHealth(): HealthVerdict {
+    const check = this.config.healthCheck;
+    return check === undefined || check.initialState === 'healthy' ? 'healthy' : 'unknown';
   }
 
   /** Hands freed capacity to queued requests, oldest first. */
@@ -398,4 +488,8 @@ export class Pool {
       ...(detail === undefined ? {} : { detail }),
     });
   }
+}
+
+function sameServer(server: Pick<PoolServer, 'address' | 'backup'>, config: Pick<ServerConfig, 'address' | 'backup'>): boolean {
+  return server.address.host === config.address.host && server.address.port === config.address.port && server.backup === config.backup;
 }

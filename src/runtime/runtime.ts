@@ -113,37 +113,60 @@ export class Runtime {
    * address binds the new socket before the old one is closed.
    */
   async reload(next: BallastConfig): Promise<void> {
-    const previousPools = new Map(this.pools);
-    for (const poolConfig of next.pools) {
-      const existing = previousPools.get(poolConfig.name);
-      if (existing !== undefined && samePool(existing.config, poolConfig)) continue;
-      this.pools.set(poolConfig.name, this.createPool(poolConfig));
-    }
+    this.reloadPools(next.pools);
     const bound = new Map<string, Listener>();
-    for (const listenerConfig of next.listeners) {
-      const existing = this.listeners.get(listenerConfig.name);
-      if (existing !== undefined && sameSocket(this.listenerConfig(listenerConfig.name), listenerConfig)) {
-        existing.update(listenerConfig as HttpListenerConfig, this.routerFor(listenerConfig as HttpListenerConfig), this.loggers.accessLog);
-        bound.set(listenerConfig.name, existing);
-        continue;
+    try {
+      for (const listenerConfig of next.listeners) {
+        const existing = this.listeners.get(listenerConfig.name);
+        if (existing !== undefined && sameSocket(this.listenerConfig(listenerConfig.name), listenerConfig)) {
+          existing.update(listenerConfig as HttpListenerConfig, this.routerFor(listenerConfig as HttpListenerConfig), this.loggers.accessLog);
+          bound.set(listenerConfig.name, existing);
+          continue;
+        }
+        const listener = this.createListener(listenerConfig);
+        await listener.listen();
+        bound.set(listenerConfig.name, listener);
       }
-      const listener = this.createListener(listenerConfig);
-      await listener.listen();
-      bound.set(listenerConfig.name, listener);
+    } catch (error) {
+      // A new address could not be bound: release what this reload bound and keep the old listeners.
+      for (const [name, listener] of bound) if (this.listeners.get(name) !== listener) void listener.close(0);
+      throw error;
     }
     for (const [name, listener] of this.listeners) {
       if (bound.get(name) !== listener) void listener.close(this.config.drainTimeout);
     }
     this.listeners.clear();
     for (const [name, listener] of bound) this.listeners.set(name, listener);
-    for (const [name, pool] of previousPools) {
-      if (this.pools.get(name) !== pool || !next.pools.some((p) => p.name === name)) {
-        if (!next.pools.some((p) => p.name === name)) this.pools.delete(name);
-        void pool.stop().then(() => closePoolClients(pool));
-      }
-    }
     this.config = next;
     this.events.publish({ type: 'config-reloaded', time: Date.now(), reason: next.source });
+  }
+
+  /**
+   * Pools are diffed: a pool whose policy is unchanged only applies its new
+   * server list (servers that stay keep everything); a pool whose policy
+   * changed is rebuilt and adopts the live state of the servers it keeps; a
+   * pool that disappeared retires its servers once their requests finish.
+   */
+  private reloadPools(configs: readonly PoolConfig[]): void {
+    const names = new Set(configs.map((config) => config.name));
+    for (const config of configs) {
+      const existing = this.pools.get(config.name);
+      if (existing === undefined) {
+        this.pools.set(config.name, this.createPool(config));
+      } else if (samePolicy(existing.config, config)) {
+        existing.config = config;
+        existing.applyServers(config.servers);
+      } else {
+        const replacement = this.createPool(config);
+        replacement.adopt(existing);
+        this.pools.set(config.name, replacement);
+      }
+    }
+    for (const [name, pool] of this.pools) {
+      if (names.has(name)) continue;
+      pool.retireAll('removed by reload');
+      this.pools.delete(name);
+    }
   }
 
   status(): RuntimeStatus {
@@ -206,8 +229,10 @@ export class Runtime {
   }
 }
 
-function samePool(a: PoolConfig, b: PoolConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+/** True when two pool configs differ at most in their servers and per-server connection limit. */
+function samePolicy(a: PoolConfig, b: PoolConfig): boolean {
+  const policy = (config: PoolConfig): string => JSON.stringify({ ...config, servers: undefined, maxConnections: undefined });
+  return policy(a) === policy(b);
 }
 
 function sameSocket(a: ListenerConfig | undefined, b: ListenerConfig): boolean {
