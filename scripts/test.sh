@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-test-deps.sh
 
+# Some tests hold a thousand client and server sockets open at once.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

@@ -1,16 +1,17 @@
 import type { Logger } from 'pino';
-import type { BallastConfig, HttpListenerConfig, ListenerConfig, PoolConfig } from '../config/types.js';
+import type { BallastConfig, HttpListenerConfig, ListenerConfig, PoolConfig, TcpListenerConfig } from '../config/types.js';
 import { BallastError, ErrorCodes } from '../core/errors.js';
 import { EventBus } from '../core/events.js';
 import { formatHostPort } from '../core/server.js';
 import { VERSION } from '../core/version.js';
 import { HttpListener } from '../listeners/http.js';
+import { TcpListener } from '../listeners/tcp.js';
 import { Pool } from '../pools/pool.js';
 import { Router } from '../router/router.js';
 import { createLoggers, type Loggers } from './logging.js';
 import type { PoolStatus, RuntimeStatus } from './status.js';
 
-type Listener = HttpListener;
+type Listener = HttpListener | TcpListener;
 
 /** What an operator can do to one server (admin API, programmatic API). */
 export type ServerAction =
@@ -119,7 +120,7 @@ export class Runtime {
       for (const listenerConfig of next.listeners) {
         const existing = this.listeners.get(listenerConfig.name);
         if (existing !== undefined && sameSocket(this.listenerConfig(listenerConfig.name), listenerConfig)) {
-          existing.update(listenerConfig as HttpListenerConfig, this.routerFor(listenerConfig as HttpListenerConfig), this.loggers.accessLog);
+          this.updateListener(existing, listenerConfig);
           bound.set(listenerConfig.name, existing);
           continue;
         }
@@ -210,14 +211,29 @@ export class Runtime {
     switch (config.protocol) {
       case 'http':
         return new HttpListener(config, this.routerFor(config), this.loggers.accessLog);
-      case 'https':
       case 'tcp':
+        return new TcpListener(config, this.tcpPool(config), this.loggers.accessLog);
+      case 'https':
         throw new Error(`listener "${config.name}": protocol ${config.protocol} is not supported yet`);
       default: {
         const unreachable: never = config;
         throw new Error(`unknown listener protocol in ${JSON.stringify(unreachable)}`);
       }
     }
+  }
+
+  private updateListener(listener: Listener, config: ListenerConfig): void {
+    if (listener instanceof TcpListener && config.protocol === 'tcp') {
+      listener.update(config, this.tcpPool(config), this.loggers.accessLog);
+    } else if (listener instanceof HttpListener && config.protocol !== 'tcp') {
+      listener.update(config as HttpListenerConfig, this.routerFor(config as HttpListenerConfig), this.loggers.accessLog);
+    }
+  }
+
+  private tcpPool(config: TcpListenerConfig): Pool {
+    const pool = this.pools.get(config.pool);
+    if (pool === undefined) throw new Error(`listener "${config.name}" names unknown pool "${config.pool}"`);
+    return pool;
   }
 
   private routerFor(config: HttpListenerConfig): Router<Pool> {
