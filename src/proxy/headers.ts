@@ -51,10 +51,16 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
   let forwardedProto: string | undefined;
   let forwardedHost: string | undefined;
   let host: string | undefined;
+  let authority: string | undefined;
   let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      // HTTP/2 pseudo-headers: the authority becomes the Host of the HTTP/1.1 request.
+      if (name === ':authority') authority = value;
+      continue;
+    }
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || lower === 'expect' || (named !== null && named.has(lower))) continue;
     if (FORWARDED.has(lower)) {
@@ -70,6 +76,10 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
     }
     if (lower === 'host') host ??= value;
     out.push(name, value);
+  }
+  if (host === undefined && authority !== undefined) {
+    host = authority;
+    out.push('host', authority);
   }
   out.push('x-forwarded-for', forwardedFor === undefined ? info.peerAddress : `${forwardedFor}, ${info.peerAddress}`);
   out.push('x-forwarded-proto', forwardedProto ?? info.protocol);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BallastConfig, HttpListenerConfig, ListenerConfig, PoolConfig, TcpListenerConfig } from '../config/types.js';
+import type { BallastConfig, HttpListenerConfig, HttpsListenerConfig, ListenerConfig, PoolConfig, TcpListenerConfig } from '../config/types.js';
 import { BallastError, ErrorCodes } from '../core/errors.js';
 import { EventBus } from '../core/events.js';
 import { formatHostPort } from '../core/server.js';
@@ -210,11 +210,10 @@ export class Runtime {
   private createListener(config: ListenerConfig): Listener {
     switch (config.protocol) {
       case 'http':
+      case 'https':
         return new HttpListener(config, this.routerFor(config), this.loggers.accessLog);
       case 'tcp':
         return new TcpListener(config, this.tcpPool(config), this.loggers.accessLog);
-      case 'https':
-        throw new Error(`listener "${config.name}": protocol ${config.protocol} is not supported yet`);
       default: {
         const unreachable: never = config;
         throw new Error(`unknown listener protocol in ${JSON.stringify(unreachable)}`);
@@ -226,7 +225,7 @@ export class Runtime {
     if (listener instanceof TcpListener && config.protocol === 'tcp') {
       listener.update(config, this.tcpPool(config), this.loggers.accessLog);
     } else if (listener instanceof HttpListener && config.protocol !== 'tcp') {
-      listener.update(config as HttpListenerConfig, this.routerFor(config as HttpListenerConfig), this.loggers.accessLog);
+      listener.update(config, this.routerFor(config), this.loggers.accessLog);
     }
   }
 
@@ -236,7 +235,7 @@ export class Runtime {
     return pool;
   }
 
-  private routerFor(config: HttpListenerConfig): Router<Pool> {
+  private routerFor(config: HttpListenerConfig | HttpsListenerConfig): Router<Pool> {
     return new Router(config.routes, (name) => {
       const pool = this.pools.get(name);
       if (pool === undefined) throw new Error(`route of listener "${config.name}" names unknown pool "${name}"`);

@@ -1,0 +1,170 @@
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { clientAddressOf } from '../persistence/source-ip.js';
+import type { Pool } from '../pools/pool.js';
+import type { PoolServer } from '../pools/server.js';
+import { upstreamRequestHeaders } from './headers.js';
+import type { ListenerContext } from './http.js';
+
+/** Largest response head accepted from a server answering an upgrade. */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+function rawStatus(socket: Duplex, status: number, text: string): void {
+  if (socket.destroyed) return;
+  const body = `${text}\n`;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * Proxies a WebSocket handshake. The request goes to a server with the
+ * usual forwarding headers plus `Upgrade`/`Connection`; only when the server
+ * answers 101 do bytes flow both ways as a tunnel. Any other answer is passed
+ * to the client and the connection closed, so nothing is ever tunnelled
+ * without a real 101. Either side closing or going idle for `idleMs` closes
+ * both.
+ */
+export function proxyUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, pool: Pool, listener: ListenerContext, idleMs: number): void {
+  const peer = req.socket.remoteAddress ?? '';
+  const clientAddress = clientAddressOf(peer, req.headers['x-forwarded-for'], listener.isTrusted);
+  const url = req.url ?? '/';
+  const server = pool.pick({
+    clientAddress,
+    hashKey: pool.hashKey?.({ clientAddress, url, headers: req.headers }),
+  });
+  if (server === null) {
+    rawStatus(client, 503, 'Service Unavailable');
+    return;
+  }
+  new UpgradeTunnel(req, client, head, pool, server, listener, idleMs, clientAddress).start();
+}
+
+class UpgradeTunnel {
+  private readonly startedAt = performance.now();
+  private upstream: Socket | undefined;
+  private status = 0;
+  private ended = false;
+  private failed = false;
+  private bytes = 0;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly client: Duplex,
+    private readonly head: Buffer,
+    private readonly pool: Pool,
+    private readonly server: PoolServer,
+    private readonly listener: ListenerContext,
+    private readonly idleMs: number,
+    private readonly clientAddress: string,
+  ) {}
+
+  start(): void {
+    const { req, client, server } = this;
+    this.pool.begin(server);
+    const upstream = connect({ host: server.address.host, port: server.address.port, timeout: this.pool.config.timeouts.connect });
+    this.upstream = upstream;
+    upstream.setNoDelay(true);
+    client.on('error', () => this.close());
+    client.on('close', () => this.close());
+    upstream.on('error', () => {
+      if (this.status === 0) {
+        this.failed = true;
+        rawStatus(client, 502, 'Bad Gateway');
+      }
+      this.close();
+    });
+    upstream.on('close', () => this.close());
+    upstream.once('timeout', () => {
+      this.failed = true;
+      rawStatus(client, 504, 'Gateway Timeout');
+      this.close();
+    });
+    upstream.once('connect', () => {
+      upstream.setTimeout(this.idleMs);
+      const headers = upstreamRequestHeaders(req.rawHeaders, {
+        peerAddress: req.socket.remoteAddress ?? '',
+        peerTrusted: this.listener.isTrusted(req.socket.remoteAddress ?? ''),
+        protocol: this.listener.protocol,
+      });
+      headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
+      let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+      for (let i = 0; i < headers.length; i += 2) text += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
+      upstream.write(`${text}\r\n`);
+      if (this.head.length > 0) upstream.write(this.head);
+      this.readResponseHead(upstream);
+    });
+  }
+
+  /** Reads the server's response head; a 101 opens the tunnel, anything else is relayed and closed. */
+  private readResponseHead(upstream: Socket): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      const buffered = Buffer.concat(chunks);
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end === -1) {
+        if (size > MAX_RESPONSE_HEAD) {
+          upstream.off('data', onData);
+          this.failed = true;
+          rawStatus(this.client, 502, 'Bad Gateway');
+          this.close();
+        }
+        return;
+      }
+      upstream.off('data', onData);
+      const statusLine = /^HTTP\/1\.[01] (\d{3})/.exec(buffered.subarray(0, Math.min(end, 64)).toString('latin1'));
+      this.status = statusLine ? Number(statusLine[1]) : 502;
+      if (this.status === 101) this.openTunnel(upstream, buffered);
+      else this.relayRefusal(upstream, buffered);
+    };
+    upstream.on('data', onData);
+  }
+
+  private openTunnel(upstream: Socket, buffered: Buffer): void {
+    const client = this.client;
+    client.write(buffered);
+    this.bytes += buffered.length;
+    if ('setTimeout' in client && typeof client.setTimeout === 'function') (client as Socket).setTimeout(this.idleMs);
+    const onIdle = (): void => this.close();
+    client.on('timeout', onIdle);
+    upstream.on('timeout', onIdle);
+    upstream.on('data', (chunk: Buffer) => {
+      this.bytes += chunk.length;
+    });
+    upstream.pipe(client);
+    client.pipe(upstream);
+    upstream.on('end', () => client.end());
+    client.on('end', () => upstream.end());
+  }
+
+  /** The server declined the upgrade: its answer goes to the client, no byte flows back. */
+  private relayRefusal(upstream: Socket, buffered: Buffer): void {
+    this.client.write(buffered);
+    upstream.pipe(this.client);
+  }
+
+  private close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.upstream?.destroy();
+    this.client.destroy();
+    const elapsed = performance.now() - this.startedAt;
+    this.pool.end(this.server, elapsed, this.failed);
+    this.listener.accessLog?.({
+      listener: this.listener.name,
+      client: this.clientAddress,
+      method: this.req.method ?? 'GET',
+      path: this.req.url ?? '/',
+      status: this.status === 0 ? (this.failed ? 502 : 499) : this.status,
+      pool: this.pool.name,
+      server: this.server.name,
+      upstreamMs: undefined,
+      totalMs: elapsed,
+      bytes: this.bytes,
+      retries: 0,
+      error: this.failed ? 'upgrade failed' : undefined,
+    });
+  }
+}
