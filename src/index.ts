@@ -21,6 +21,8 @@ export interface BallastHandle {
   status(): RuntimeStatus;
   /** The bound address of a listener by name (handy with port 0). */
   address(listener: string): { host: string; port: number } | undefined;
+  /** The bound admin API address, when `admin` is configured. */
+  adminAddress(): { host: string; port: number } | undefined;
   /** Drains, disables, enables or reweights one server; throws a 404-typed BallastError for unknown names. */
   serverAction(pool: string, server: string, action: ServerAction): void;
   /** Follows state changes; returns the unsubscribe function. */
@@ -48,6 +50,7 @@ export async function start(input: ConfigInput): Promise<BallastHandle> {
     reload: async (config) => runtime.reload(await resolveConfig(config)),
     status: () => runtime.status(),
     address: (listener) => runtime.listenerAddress(listener),
+    adminAddress: () => runtime.adminAddress(),
     serverAction: (pool, server, action) => runtime.serverAction(pool, server, action),
     onEvent: (listener) => runtime.events.subscribe(listener),
     close: (drainMs) => runtime.close(drainMs),

@@ -12,6 +12,7 @@ Usage:
   ballast [demo] [--listen ADDR]   run the built-in demo (listener on 127.0.0.1:8080)
   ballast start -c FILE            run from a config file (SIGHUP reloads, SIGTERM drains and exits)
   ballast validate -c FILE         check a config file; prints FILE:LINE:COL: message per problem
+  ballast reload -c FILE           validate FILE, then make the running instance reload it (admin API)
   ballast schema                   print the JSON Schema of the config file
 
 Options:
@@ -61,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       return startCommand(requireConfig(values.config, command));
     case 'validate':
       return validate(requireConfig(values.config, command));
+    case 'reload':
+      return reloadCommand(requireConfig(values.config, command));
     case 'schema':
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
       return EXIT_OK;
@@ -124,16 +127,46 @@ async function startCommand(file: string): Promise<number> {
 
 /** Validates the file first; an invalid file leaves the running config in place and is logged with its positions. */
 function reloadFromFile(runtime: Runtime, file: string): void {
-  loadConfigFile(file)
-    .then((next) => runtime.reload(next))
-    .then(
-      () => runtime.logger.info({ file }, 'config reloaded'),
-      (error: unknown) => {
-        const issues = error instanceof ConfigError ? error.issues.map(formatConfigIssue) : [(error as Error).message];
-        runtime.logger.error({ file, issues }, 'reload failed; the running config stays');
-        runtime.events.publish({ type: 'config-reload-failed', time: Date.now(), reason: issues.join('; ') });
-      },
-    );
+  void runtime.reloadFromSource().then((result) => {
+    if (result.ok) runtime.logger.info({ file }, 'config reloaded');
+    else runtime.logger.error({ file, issues: result.errors }, 'reload failed; the running config stays');
+  });
+}
+
+/**
+ * `ballast reload -c FILE`: validates the file here (so errors print as
+ * FILE:LINE:COL), then asks the running instance to reload through its
+ * admin API, which validates again and keeps the old config on failure.
+ */
+async function reloadCommand(file: string): Promise<number> {
+  let config;
+  try {
+    config = await loadConfigFile(file);
+  } catch (error) {
+    return reportConfigError(error);
+  }
+  if (config.admin === undefined) {
+    process.stderr.write(`ballast: ${file} has no admin section; send SIGHUP to the running process instead\n`);
+    return EXIT_FAILURE;
+  }
+  const { host, port } = config.admin.listen;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/api/v1/reload`;
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: config.admin.token === undefined ? {} : { authorization: `Bearer ${config.admin.token}` },
+    });
+    const body = (await response.json()) as { ok?: boolean; errors?: string[]; error?: { message?: string } };
+    if (response.ok && body.ok === true) {
+      process.stdout.write(`${file}: reloaded\n`);
+      return EXIT_OK;
+    }
+    for (const line of body.errors ?? [body.error?.message ?? `HTTP ${response.status}`]) process.stderr.write(`${line}\n`);
+    return EXIT_FAILURE;
+  } catch (error) {
+    process.stderr.write(`ballast: cannot reach the admin API at ${url}: ${(error as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
 }
 
 async function demo(listen: string): Promise<number> {

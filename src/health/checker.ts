@@ -38,6 +38,8 @@ export interface ActiveHealthCheckerOptions<S extends HealthCheckTarget> {
    * that changed it. Runs synchronously inside the checker and must not throw.
    */
   readonly onChange: (server: S, from: HealthStatus, to: HealthStatus, reason: string) => void;
+  /** Called after every completed check with its verdict (metrics); must not throw. */
+  readonly onResult?: (server: S, result: CheckResult) => void;
   /** The probe; default runs the check `config.type` names. */
   readonly check?: CheckFunction;
   readonly random?: Random;
@@ -62,6 +64,7 @@ export class ActiveHealthChecker<S extends HealthCheckTarget> {
   private readonly entries = new Map<S, Entry>();
   private readonly config: HealthCheckConfig;
   private readonly onChange: ActiveHealthCheckerOptions<S>['onChange'];
+  private readonly onResult: ActiveHealthCheckerOptions<S>['onResult'];
   private readonly check: CheckFunction;
   private readonly random: Random;
   private readonly clock: Clock;
@@ -73,6 +76,7 @@ export class ActiveHealthChecker<S extends HealthCheckTarget> {
   constructor(options: ActiveHealthCheckerOptions<S>) {
     this.config = options.config;
     this.onChange = options.onChange;
+    this.onResult = options.onResult;
     this.check = options.check ?? runCheck;
     this.random = options.random ?? systemRandom;
     this.clock = options.clock ?? systemClock;
@@ -205,6 +209,7 @@ export class ActiveHealthChecker<S extends HealthCheckTarget> {
     this.completed++;
     entry.last = { ok: result.ok, reason: result.reason, at: this.clock.wallNow(), durationMs: endedAt - startedAt };
     this.schedule(server, entry, Math.max(0, startedAt + this.period() - endedAt));
+    this.onResult?.(server, result);
     const transition = entry.machine.record(result.ok, result.reason);
     if (transition !== null) this.onChange(server, transition.from, transition.to, transition.reason);
   }

@@ -11,6 +11,7 @@ import { proxyHttpRequest, type ListenerContext } from '../proxy/http.js';
 import { sendPlain } from '../proxy/responses.js';
 import { normalizeHost, type Router } from '../router/router.js';
 import { proxyUpgrade } from '../proxy/upgrade.js';
+import type { RequestTelemetry } from '../runtime/telemetry.js';
 import { listenOn, waitUntil } from './listen.js';
 import { CertificateStore } from './tls.js';
 
@@ -42,7 +43,12 @@ export class HttpListener {
     this.activeRequests--;
   };
 
-  constructor(config: HttpListenerConfig | HttpsListenerConfig, router: Router<Pool>, accessLog: AccessLogWriter | undefined) {
+  constructor(
+    config: HttpListenerConfig | HttpsListenerConfig,
+    router: Router<Pool>,
+    accessLog: AccessLogWriter | undefined,
+    private readonly telemetry?: RequestTelemetry,
+  ) {
     this.name = config.name;
     this.config = config;
     this.router = router;
@@ -202,6 +208,7 @@ export class HttpListener {
       protocol: this.config.protocol,
       isTrusted: (address) => trusted.has(address),
       accessLog,
+      telemetry: this.telemetry,
     };
   }
 }

@@ -7,6 +7,7 @@ import type { Pool } from '../pools/pool.js';
 import { clientAddressOf } from '../persistence/source-ip.js';
 import type { QueueWaiter } from '../pools/queue.js';
 import type { PoolServer } from '../pools/server.js';
+import type { RequestTelemetry } from '../runtime/telemetry.js';
 import type { AccessLogWriter } from './access-log.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { sendPlain } from './responses.js';
@@ -18,12 +19,13 @@ export interface ListenerContext {
   readonly protocol: 'http' | 'https';
   readonly isTrusted: (address: string) => boolean;
   readonly accessLog: AccessLogWriter | undefined;
+  readonly telemetry: RequestTelemetry | undefined;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-/** Retries allowed regardless of load, so a quiet pool can still fail over (as Envoy's min_retry_concurrency). */
-const MIN_RETRY_CONCURRENCY = 3;
+/** Retries per second allowed regardless of traffic, so a quiet pool can still fail over. */
+const MIN_RETRIES_PER_SECOND = 3;
 
 /** Creates the keep-alive connection pool Ballast uses to talk to one server. */
 export function createUpstreamClient(server: PoolServer, config: PoolConfig): UndiciPool {
@@ -76,7 +78,6 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   private discarding = false;
   private retryStatus: number | undefined;
   private retries = 0;
-  private holdsRetryToken = false;
   private bytesSent = 0;
   private finished = false;
   private clientGone = false;
@@ -272,14 +273,13 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     if (this.retries >= policy.attempts || condition === undefined || !policy.on.includes(condition)) return false;
     if (this.body === this.req && !notSent) return false;
     if (!notSent && !IDEMPOTENT.has(this.req.method ?? '') && this.req.headers['idempotency-key'] === undefined) return false;
-    if (this.holdsRetryToken) return true;
-    if (!this.pool.tryTakeRetryToken(MIN_RETRY_CONCURRENCY, policy.budgetPercent)) return false;
-    this.holdsRetryToken = true;
-    return true;
+    // One token per retry attempt, so retries stay a share of requests however many attempts each may make.
+    return this.pool.tryTakeRetryToken(MIN_RETRIES_PER_SECOND, policy.budgetPercent);
   }
 
   private retryOn(failed: PoolServer): void {
     this.retries++;
+    this.listener.telemetry?.retry(this.pool, this.lastFailure?.condition ?? String(this.retryStatus ?? 'unknown'));
     (this.tried ??= []).push(failed);
     this.attempt();
   }
@@ -319,7 +319,9 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     this.finished = true;
     this.res.off('close', onClientClose);
     this.res[kExchange] = undefined;
-    if (this.holdsRetryToken) this.pool.returnRetryToken();
+    const status = this.clientGone && this.status === 0 ? 499 : this.status;
+    const totalMs = performance.now() - this.startedAt;
+    this.listener.telemetry?.request(this.pool, this.server, status, totalMs, this.upstreamMs);
     const log = this.listener.accessLog;
     if (log === undefined) return;
     log({
@@ -327,11 +329,11 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       client: this.clientAddress,
       method: this.req.method ?? '',
       path: this.path,
-      status: this.clientGone && this.status === 0 ? 499 : this.status,
+      status,
       pool: this.pool.name,
       server: this.server?.name,
       upstreamMs: this.upstreamMs,
-      totalMs: performance.now() - this.startedAt,
+      totalMs,
       bytes: this.bytesSent,
       retries: this.retries,
       error: this.error,

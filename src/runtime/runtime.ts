@@ -1,14 +1,22 @@
 import type { Logger } from 'pino';
 import type { BallastConfig, HttpListenerConfig, HttpsListenerConfig, ListenerConfig, PoolConfig, TcpListenerConfig } from '../config/types.js';
-import { BallastError, ErrorCodes } from '../core/errors.js';
 import { EventBus } from '../core/events.js';
 import { formatHostPort } from '../core/server.js';
 import { VERSION } from '../core/version.js';
 import { HttpListener } from '../listeners/http.js';
 import { TcpListener } from '../listeners/tcp.js';
 import { Pool } from '../pools/pool.js';
+import type { PoolServer } from '../pools/server.js';
+import type { CheckResult } from '../health/types.js';
 import { Router } from '../router/router.js';
+import { AdminServer } from '../admin/api.js';
+import { AvailabilityLedger } from '../admin/ledger.js';
+import type { AdminView, ReloadResult } from '../admin/view.js';
+import { loadConfigFile } from '../config/index.js';
+import { BallastError, ConfigError, ErrorCodes, formatConfigIssue } from '../core/errors.js';
+import { resolve as resolvePath } from 'node:path';
 import { createLoggers, type Loggers } from './logging.js';
+import { Telemetry } from './telemetry.js';
 import type { PoolStatus, RuntimeStatus } from './status.js';
 
 type Listener = HttpListener | TcpListener;
@@ -32,17 +40,34 @@ export class Runtime {
   private readonly listeners = new Map<string, Listener>();
   private readonly startedAt = new Date();
   private closing: Promise<void> | undefined;
+  /** Metrics, the availability ledger and the admin API exist only when `admin` is configured. */
+  private readonly telemetry: Telemetry | undefined;
+  private ledger: AvailabilityLedger | undefined;
+  private admin: AdminServer | undefined;
 
   private constructor(config: BallastConfig, loggers: Loggers) {
     this.config = config;
     this.loggers = loggers;
-    this.events.subscribe((event) => this.loggers.logger.info({ event }, event.type));
+    this.telemetry = config.admin === undefined ? undefined : new Telemetry();
+    this.events.subscribe((event) => {
+      this.loggers.logger.info({ event }, event.type);
+      this.telemetry?.event(event);
+      this.ledger?.recordEvent(event);
+    });
   }
 
   /** Builds the graph and binds every listener; rejects (and releases what was bound) on failure. */
   static async start(config: BallastConfig, loggers: Loggers = createLoggers(config.log)): Promise<Runtime> {
     const runtime = new Runtime(config, loggers);
     try {
+      if (config.admin !== undefined) {
+        runtime.ledger = AvailabilityLedger.open(resolvePath(config.dataDir), {
+          onError: (error) => loggers.logger.error({ err: error }, 'availability ledger write failed'),
+        });
+        runtime.admin = new AdminServer(config.admin, runtime.adminView(), loggers.logger);
+        await runtime.admin.listen();
+        loggers.logger.info({ address: formatHostPort(config.admin.listen) }, 'admin API listening');
+      }
       for (const poolConfig of config.pools) runtime.pools.set(poolConfig.name, runtime.createPool(poolConfig));
       for (const listenerConfig of config.listeners) {
         const listener = runtime.createListener(listenerConfig);
@@ -98,6 +123,40 @@ export class Runtime {
         throw new BallastError(ErrorCodes.BAD_REQUEST, `unknown server action ${JSON.stringify(unreachable)}`, 400);
       }
     }
+  }
+
+  /** The bound admin API address, when `admin` is configured. */
+  adminAddress(): { host: string; port: number } | undefined {
+    if (this.admin === undefined) return undefined;
+    const address = this.admin.address;
+    return { host: address.address, port: address.port };
+  }
+
+  /** Re-reads the config file this runtime was started from and applies it; the running config stays on error. */
+  async reloadFromSource(): Promise<ReloadResult> {
+    try {
+      await this.reload(await loadConfigFile(this.config.source));
+      return { ok: true };
+    } catch (error) {
+      const errors = error instanceof ConfigError ? error.issues.map(formatConfigIssue) : [(error as Error).message];
+      this.events.publish({ type: 'config-reload-failed', time: Date.now(), reason: errors.join('; ') });
+      return { ok: false, errors };
+    }
+  }
+
+  private adminView(): AdminView {
+    return {
+      status: () => this.status(),
+      serverAction: (pool, server, action) => this.serverAction(pool, server, action),
+      reload: () => this.reloadFromSource(),
+      events: this.events,
+      availability: () => this.ledger?.availability() ?? {},
+      metrics: async () => {
+        const telemetry = this.telemetry as Telemetry;
+        telemetry.refreshPools(this.pools.values());
+        return telemetry.render();
+      },
+    };
   }
 
   /** The bound address of a listener (useful when the config asked for port 0). */
@@ -192,6 +251,8 @@ export class Runtime {
         await pool.stop();
         await closePoolClients(pool);
       }));
+      await this.admin?.close();
+      this.ledger?.close();
       this.loggers.flush();
     })();
     return this.closing;
@@ -202,7 +263,11 @@ export class Runtime {
   }
 
   private createPool(config: PoolConfig): Pool {
-    const pool = new Pool(config, { events: this.events });
+    const telemetry = this.telemetry;
+    const pool = new Pool(config, {
+      events: this.events,
+      ...(telemetry === undefined ? {} : { onCheck: (_pool: Pool, server: PoolServer, result: CheckResult) => telemetry.healthCheck(server, result) }),
+    });
     pool.start();
     return pool;
   }
@@ -211,7 +276,7 @@ export class Runtime {
     switch (config.protocol) {
       case 'http':
       case 'https':
-        return new HttpListener(config, this.routerFor(config), this.loggers.accessLog);
+        return new HttpListener(config, this.routerFor(config), this.loggers.accessLog, this.telemetry?.forListener(config.name));
       case 'tcp':
         return new TcpListener(config, this.tcpPool(config), this.loggers.accessLog);
       default: {
