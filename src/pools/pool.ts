@@ -7,10 +7,12 @@ import { BallastError, ErrorCodes } from '../core/errors.js';
 import { systemRandom, type Random } from '../core/random.js';
 import { ActiveHealthChecker } from '../health/checker.js';
 import { OutlierDetector, type OutlierEvent } from '../health/outlier.js';
-import type { CheckFunction } from '../health/types.js';
+import type { CheckFunction, CheckResult } from '../health/types.js';
+import { StickyCookie } from '../persistence/cookie.js';
 import { hashKeyExtractor, type HashKeyExtractor } from '../persistence/hash-key.js';
 import { PoolServer, type HealthVerdict } from './server.js';
 import { RequestQueue, type QueueWaiter } from './queue.js';
+import { RetryBudget } from './retry-budget.js';
 import { SlowStart } from './slow-start.js';
 
 export interface PoolDeps {
@@ -19,6 +21,8 @@ export interface PoolDeps {
   readonly random?: Random;
   /** Replaces the active check the config names (tests). */
   readonly check?: CheckFunction;
+  /** Told about every completed active check (metrics). */
+  readonly onCheck?: (pool: Pool, server: PoolServer, result: CheckResult) => void;
 }
 
 /** What `acquire` did with a request that wants a server. */
@@ -39,9 +43,18 @@ export class Pool {
   config: PoolConfig;
   /** Extracts the consistent-hash key of a request; undefined for other algorithms. */
   readonly hashKey: HashKeyExtractor | undefined;
+  /** Cookie stickiness, when `stickySession.type` is `cookie`. */
+  readonly stickyCookie: StickyCookie | undefined;
   private readonly servers = new Map<string, PoolServer>();
   /** Servers removed by a reload that still finish in-flight requests. */
   private readonly retiring = new Set<PoolServer>();
+  /**
+   * Servers of the pool's first config still waiting for their first check
+   * verdict. They come up at full weight, without slow start: the pool is
+   * starting, not recovering, and ramping all but the first server to pass a
+   * check would flood that one.
+   */
+  private readonly startingUp = new Set<PoolServer>();
   private readonly primaries: Balancer<PoolServer>;
   private readonly backups: Balancer<PoolServer>;
   /** Every primary, up regardless of health: used in panic mode only. */
@@ -59,7 +72,7 @@ export class Pool {
   private lastHealth: PoolHealth = 'empty';
   /** Requests or connections in flight across all servers. */
   inFlight = 0;
-  private retriesInFlight = 0;
+  private readonly retryBudget: RetryBudget;
 
   constructor(config: PoolConfig, deps: PoolDeps) {
     this.name = config.name;
@@ -68,17 +81,26 @@ export class Pool {
     this.clock = deps.clock ?? systemClock;
     const options = { clock: this.clock, random: deps.random ?? systemRandom };
 
-    this.primaries = createBalancer<PoolServer>(config.algorithm, options);
-    this.backups = createBalancer<PoolServer>(config.algorithm, options);
-    this.panic = config.panicThreshold === undefined ? undefined : createBalancer<PoolServer>(config.algorithm, options);
+    // Source-IP stickiness is consistent hashing on the client address, so only a failed server's clients move.
+    const sticky = config.stickySession;
+    const algorithm = sticky?.type === 'source-ip' ? 'source-ip' : config.algorithm;
+    this.primaries = createBalancer<PoolServer>(algorithm, options);
+    this.backups = createBalancer<PoolServer>(algorithm, options);
+    this.panic = config.panicThreshold === undefined ? undefined : createBalancer<PoolServer>(algorithm, options);
     this.hashKey =
-      config.algorithm === 'consistent-hash' ? hashKeyExtractor(config.hashKey ?? { kind: 'source-ip' }) : undefined;
+      algorithm === 'consistent-hash' ? hashKeyExtractor(config.hashKey ?? { kind: 'source-ip' }) : undefined;
+    this.stickyCookie =
+      sticky?.type === 'cookie'
+        ? new StickyCookie({ pool: config.name, cookie: sticky.cookie, secret: sticky.secret, ttlMs: sticky.ttl })
+        : undefined;
     this.queue = new RequestQueue(config.queue.size, config.queue.timeout);
+    this.retryBudget = new RetryBudget(this.clock);
     this.slowStart = new SlowStart(config.slowStart, (server, weight) => this.applyWeight(server, weight));
     if (config.healthCheck !== undefined) {
       this.checker = new ActiveHealthChecker<PoolServer>({
         config: config.healthCheck,
         onChange: (server, _from, to, reason) => this.onActiveVerdict(server, to, reason),
+        ...(deps.onCheck === undefined ? {} : { onResult: (server: PoolServer, result: CheckResult) => deps.onCheck?.(this, server, result) }),
         ...(deps.check === undefined ? {} : { check: deps.check }),
         ...(deps.random === undefined ? {} : { random: deps.random }),
         clock: this.clock,
@@ -91,7 +113,9 @@ export class Pool {
       });
     }
     for (const serverConfig of config.servers) {
-      this.addServer(new PoolServer(this.name, serverConfig, config.maxConnections, this.initialHealth()), false);
+      const server = new PoolServer(this.name, serverConfig, config.maxConnections, this.initialHealth());
+      if (server.health === 'unknown') this.startingUp.add(server);
+      this.addServer(server, false);
     }
     this.lastHealth = this.computeHealth();
   }
@@ -133,6 +157,17 @@ export class Pool {
     return this.queue.enqueue(waiter) ? 'queued' : 'queue-full';
   }
 
+  /**
+   * The server a sticky cookie names, when it may take the request now:
+   * serving (healthy, not ejected, draining or disabled) and below its
+   * connection limit. Otherwise the request is balanced normally.
+   */
+  stickyServer(name: string): PoolServer | undefined {
+    const server = this.servers.get(name);
+    if (server === undefined || !server.eligible || server.atCapacity) return undefined;
+    return server.backup && this.servingPrimaries > 0 ? undefined : server;
+  }
+
   /** Withdraws a queued waiter (its client went away). */
   leaveQueue(waiter: QueueWaiter): void {
     this.queue.remove(waiter);
@@ -151,6 +186,7 @@ export class Pool {
 
   /** Call when a request or connection to `server` starts. */
   begin(server: PoolServer): void {
+    this.retryBudget.recordAttempt();
     this.inFlight++;
     server.inFlight++;
     server.counters.requests++;
@@ -215,7 +251,11 @@ export class Pool {
     const sameTimeouts = JSON.stringify(previous.config.timeouts) === JSON.stringify(this.config.timeouts);
     for (const server of this.servers.values()) {
       const old = previous.servers.get(server.name);
-      if (old === undefined || !sameServer(old, server)) continue;
+      if (old === undefined || !sameServer(old, server)) {
+        // New with this reload: ramps up like any server added at run time.
+        this.startingUp.delete(server);
+        continue;
+      }
       Object.assign(server.counters, old.counters);
       if (sameTimeouts && old.httpClient !== undefined) {
         server.httpClient = old.httpClient;
@@ -223,7 +263,10 @@ export class Pool {
       }
       server.draining = old.draining;
       server.disabled = old.disabled;
-      if (old.health !== 'unknown') server.health = old.health;
+      if (old.health !== 'unknown') {
+        server.health = old.health;
+        this.startingUp.delete(server);
+      }
       this.refresh(server, false);
     }
     previous.retireAll('replaced by reload');
@@ -246,6 +289,7 @@ export class Pool {
     this.checker?.remove(server);
     this.outlier?.remove(server);
     this.slowStart.cancel(server);
+    this.startingUp.delete(server);
     this.retiring.add(server);
     if (server.inFlight === 0) this.finishRetiring(server);
   }
@@ -279,20 +323,20 @@ export class Pool {
   }
 
   /**
-   * Retry budget: a request may start retrying while fewer than
-   * max(`minimum`, `percent` % of in-flight requests) requests are retrying.
-   * Bounds retry storms when a whole pool fails (Envoy's retry budget).
+   * Takes one retry from the pool's budget (`RetryBudget`): retries stay below
+   * `percent` % of the requests of the last ten seconds, plus
+   * `minimumPerSecond` per second. False when the budget is spent.
    */
-  tryTakeRetryToken(minimum: number, percent: number): boolean {
-    const allowed = Math.max(minimum, (this.inFlight * percent) / 100);
-    if (this.retriesInFlight >= allowed) return false;
-    this.retriesInFlight++;
-    return true;
+  tryTakeRetryToken(minimumPerSecond: number, percent: number): boolean {
+    return this.retryBudget.tryRetry(minimumPerSecond, percent);
   }
 
-  returnRetryToken(): void {
-    this.retriesInFlight--;
-  }
+  /**
+   * A rate budget is spent, not lent, so nothing is given back. Kept so that
+   * callers written for the former concurrency budget (the TCP proxy) still
+   * compile; remove once they no longer call it.
+   */
+  returnRetryToken(): void {}
 
   get(name: string): PoolServer | undefined {
     return this.servers.get(name);
@@ -373,9 +417,10 @@ export class Pool {
   setHealth(server: PoolServer, verdict: HealthVerdict, reason: string): void {
     if (server.health === verdict) return;
     server.health = verdict;
+    const rampUp = !this.startingUp.delete(server);
     if (verdict === 'healthy') this.announce('server-up', server, reason);
     else if (verdict === 'unhealthy') this.announce('server-down', server, reason);
-    this.refresh(server);
+    this.refresh(server, rampUp);
   }
 
   setEjected(server: PoolServer, ejected: boolean, reason: string): void {
@@ -462,11 +507,11 @@ export class Pool {
   private updatePoolHealth(reason: string): void {
     const next = this.computeHealth();
     if (next === this.lastHealth) return;
-    const previous = this.lastHealth;
     this.lastHealth = next;
     if (next === 'empty') this.announce('pool-empty', undefined, reason);
     else if (next === 'up') this.announce('pool-restored', undefined, reason);
-    else if (previous === 'up' || previous === 'empty') this.announce('pool-degraded', undefined, reason, { health: next });
+    // Also between `degraded` and `backup`: the switch to and from backups is a state change too.
+    else this.announce('pool-degraded', undefined, reason, { health: next });
   }
 
   private balancerOf(server: PoolServer): Balancer<PoolServer> {

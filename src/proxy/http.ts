@@ -4,7 +4,9 @@ import type { PoolConfig } from '../config/types.js';
 import { formatHostPort } from '../core/server.js';
 import type { PickContext } from '../balancers/types.js';
 import type { Pool } from '../pools/pool.js';
+import type { StickyCookie } from '../persistence/cookie.js';
 import { clientAddressOf } from '../persistence/source-ip.js';
+import { parseCookieHeader } from '../router/matchers.js';
 import type { QueueWaiter } from '../pools/queue.js';
 import type { PoolServer } from '../pools/server.js';
 import type { RequestTelemetry } from '../runtime/telemetry.js';
@@ -68,6 +70,8 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   private readonly clientAddress: string;
   readonly ctx: PickContext;
   private queued = false;
+  /** The server a valid sticky cookie of this request names. */
+  private readonly sticky: { readonly server: string; readonly expiresAt: number } | undefined;
   private body: Buffer | IncomingMessage | null = null;
   private server: PoolServer | undefined;
   private tried: PoolServer[] | undefined;
@@ -94,6 +98,8 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   ) {
     const peer = req.socket.remoteAddress ?? '';
     this.clientAddress = clientAddressOf(peer, req.headers['x-forwarded-for'], listener.isTrusted);
+    const cookie = pool.stickyCookie;
+    this.sticky = cookie?.verify(parseCookieHeader(req.headers.cookie).get(cookie.name), Date.now());
     this.ctx = {
       clientAddress: this.clientAddress,
       hashKey: pool.hashKey?.({ clientAddress: this.clientAddress, url: path, headers: req.headers }),
@@ -138,6 +144,11 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   /** The first attempt may wait in the pool's queue; retries take a free server or fail. */
   private attempt(): void {
     if (this.tried === undefined) {
+      const sticky = this.sticky === undefined ? undefined : this.pool.stickyServer(this.sticky.server);
+      if (sticky !== undefined) {
+        this.dispatchTo(sticky);
+        return;
+      }
       const acquired = this.pool.acquire(this.ctx, this);
       if (acquired === 'queued') {
         this.queued = true;
@@ -214,8 +225,20 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     }
     this.status = statusCode;
     this.resumeUpstream = resume;
-    this.res.writeHead(statusCode, statusText === '' ? undefined : statusText, downstreamResponseHeaders(rawHeaders));
+    const headers = downstreamResponseHeaders(rawHeaders);
+    const cookie = this.pool.stickyCookie;
+    if (cookie !== undefined) this.renewStickyCookie(cookie, headers);
+    this.res.writeHead(statusCode, statusText === '' ? undefined : statusText, headers);
     return true;
+  }
+
+  /** Sets the sticky cookie when the request had none, named another server, or is past half its lifetime. */
+  private renewStickyCookie(cookie: StickyCookie, headers: string[]): void {
+    const server = this.server as PoolServer;
+    const now = Date.now();
+    const sticky = this.sticky;
+    if (sticky !== undefined && sticky.server === server.name && !cookie.wantsRenewal(sticky.expiresAt, now)) return;
+    headers.push('set-cookie', cookie.issue(server.name, now, this.listener.protocol === 'https'));
   }
 
   onData(chunk: Buffer): boolean {

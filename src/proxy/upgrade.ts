@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { clientAddressOf } from '../persistence/source-ip.js';
+import { parseCookieHeader } from '../router/matchers.js';
 import type { Pool } from '../pools/pool.js';
 import type { PoolServer } from '../pools/server.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -28,10 +29,11 @@ export function proxyUpgrade(req: IncomingMessage, client: Duplex, head: Buffer,
   const peer = req.socket.remoteAddress ?? '';
   const clientAddress = clientAddressOf(peer, req.headers['x-forwarded-for'], listener.isTrusted);
   const url = req.url ?? '/';
-  const server = pool.pick({
-    clientAddress,
-    hashKey: pool.hashKey?.({ clientAddress, url, headers: req.headers }),
-  });
+  const cookie = pool.stickyCookie;
+  const sticky = cookie?.verify(parseCookieHeader(req.headers.cookie).get(cookie.name), Date.now());
+  const server =
+    (sticky === undefined ? undefined : pool.stickyServer(sticky.server)) ??
+    pool.pick({ clientAddress, hashKey: pool.hashKey?.({ clientAddress, url, headers: req.headers }) });
   if (server === null) {
     rawStatus(client, 503, 'Service Unavailable');
     return;
