@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { checkConfigFile, configJsonSchema, describeConfig, loadConfigFile } from '../config/index.js';
 import { ConfigError, formatConfigIssue, isBallastError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
+import cluster from 'node:cluster';
+import { runPrimary, runWorker, workerCount } from '../runtime/cluster.js';
 import { Runtime } from '../runtime/runtime.js';
 import { runDemo } from './demo.js';
 
@@ -109,19 +111,24 @@ async function validate(file: string): Promise<number> {
 }
 
 async function startCommand(file: string): Promise<number> {
+  if (cluster.isWorker) return runWorker(file);
   // Installed before the listeners bind, so an early SIGHUP can never fall back to the default action (exit).
   let runtime: Runtime | undefined;
-  process.on('SIGHUP', () => {
-    if (runtime !== undefined) reloadFromFile(runtime, file);
-  });
+  let onHangup: (() => void) | undefined;
+  process.on('SIGHUP', () => onHangup?.());
+  let config;
   try {
-    runtime = await Runtime.start(await loadConfigFile(file));
+    config = await loadConfigFile(file);
+    const count = workerCount(config);
+    if (count > 1) return await runPrimary(file, config, count);
+    runtime = await Runtime.start(config);
   } catch (error) {
     if (error instanceof ConfigError || isBallastError(error)) return reportConfigError(error);
     process.stderr.write(`ballast: ${(error as Error).message}\n`);
     return EXIT_FAILURE;
   }
   const running = runtime;
+  onHangup = () => reloadFromFile(running, file);
   return waitForShutdown(() => running.close());
 }
 

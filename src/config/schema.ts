@@ -715,6 +715,10 @@ export function createConfigSchema(options: SchemaOptions): z.ZodType<BallastCon
       gslb: gslbSchema.optional().describe('Cross-site failover: heartbeats and DNS answers.'),
       log: logSchema,
       drainTimeout: duration('How long SIGTERM waits for in-flight requests.', 'allow-zero').prefault('30s'),
+      workers: z
+        .union([z.literal('auto'), z.number().int().min(1).max(256)])
+        .default(1)
+        .describe('Proxy processes: a number, or auto for one per CPU core. Health checks, GSLB and the ledger run once.'),
       dataDir: z
         .string()
         .min(1)
@@ -730,6 +734,7 @@ export function createConfigSchema(options: SchemaOptions): z.ZodType<BallastCon
         gslb: config.gslb,
         log: config.log,
         drainTimeout: config.drainTimeout,
+        workers: config.workers,
         dataDir: config.dataDir,
       }),
     )

@@ -34,6 +34,8 @@ export interface BallastConfig {
   readonly drainTimeout: Millis;
   /** Where durable state (the availability ledger) lives. Default `.ballast-data`. */
   readonly dataDir: string;
+  /** Proxy processes: `auto` (one per core) or a number. Default 1 (no extra processes). */
+  readonly workers: number | 'auto';
 }
 
 export interface AdminConfig {

@@ -23,6 +23,19 @@ export interface PoolDeps {
   readonly check?: CheckFunction;
   /** Told about every completed active check (metrics). */
   readonly onCheck?: (pool: Pool, server: PoolServer, result: CheckResult) => void;
+  /**
+   * False in worker processes: another process runs the active checks and
+   * sends its verdicts (`setHealth`). Default true.
+   */
+  readonly activeChecks?: boolean;
+}
+
+/** The shared part of a server's state that a primary process hands to its workers. */
+export interface ServerSnapshot {
+  readonly health: HealthVerdict;
+  readonly draining: boolean;
+  readonly disabled: boolean;
+  readonly weight: number;
 }
 
 /** What `acquire` did with a request that wants a server. */
@@ -96,7 +109,7 @@ export class Pool {
     this.queue = new RequestQueue(config.queue.size, config.queue.timeout);
     this.retryBudget = new RetryBudget(this.clock);
     this.slowStart = new SlowStart(config.slowStart, (server, weight) => this.applyWeight(server, weight));
-    if (config.healthCheck !== undefined) {
+    if (config.healthCheck !== undefined && deps.activeChecks !== false) {
       this.checker = new ActiveHealthChecker<PoolServer>({
         config: config.healthCheck,
         onChange: (server, _from, to, reason) => this.onActiveVerdict(server, to, reason),
@@ -136,13 +149,13 @@ export class Pool {
   /**
    * Picks a server for a new request or connection, or null when none can
    * take it now. Primaries first; backups only while no primary serves; in
-   * panic mode (too few healthy primaries) every primary.
+   * panic mode (too few healthy primaries) every primary — but healthy
+   * backups still come before panic when no primary is healthy.
    */
   pick(ctx: PickContext): PoolServer | null {
+    if (this.servingPrimaries === 0 && this.servingBackups > 0) return this.backups.pick(ctx);
     if (this.panic !== undefined && this.inPanic()) return this.panic.pick(ctx);
-    if (this.servingPrimaries > 0) return this.primaries.pick(ctx);
-    if (this.servingBackups > 0) return this.backups.pick(ctx);
-    return null;
+    return this.servingPrimaries > 0 ? this.primaries.pick(ctx) : null;
   }
 
   /**
@@ -166,6 +179,34 @@ export class Pool {
     const server = this.servers.get(name);
     if (server === undefined || !server.eligible || server.atCapacity) return undefined;
     return server.backup && this.servingPrimaries > 0 ? undefined : server;
+  }
+
+  /** Health and admin state of every server, for worker processes. */
+  snapshot(): Record<string, ServerSnapshot> {
+    const snapshot: Record<string, ServerSnapshot> = {};
+    for (const server of this.servers.values()) {
+      snapshot[server.name] = { health: server.health, draining: server.draining, disabled: server.disabled, weight: server.configuredWeight };
+    }
+    return snapshot;
+  }
+
+  /**
+   * Takes over a primary's view of the servers, quietly (the primary already
+   * announced the changes). Unknown names are ignored: a reload may be under way.
+   */
+  applySnapshot(snapshot: Readonly<Record<string, ServerSnapshot>>): void {
+    for (const [name, state] of Object.entries(snapshot)) {
+      const server = this.servers.get(name);
+      if (server === undefined) continue;
+      if (state.weight !== server.configuredWeight) {
+        server.configuredWeight = state.weight;
+        this.applyWeight(server, state.weight);
+      }
+      server.disabled = state.disabled;
+      server.draining = state.draining;
+      server.health = state.health;
+      this.refresh(server);
+    }
   }
 
   /** Withdraws a queued waiter (its client went away). */
@@ -378,6 +419,7 @@ export class Pool {
     this.outlier?.remove(server);
     this.checker?.remove(server);
     this.slowStart.cancel(server);
+    this.startingUp.delete(server);
     if (!server.backup) this.primaryCount--;
     this.servers.delete(server.name);
     this.updatePoolHealth('removed');

@@ -16,8 +16,9 @@ export interface Loggers {
  * buffered (asynchronous writes of at least 4 KiB) so logging stays off the
  * request path's critical section.
  */
-export function createLoggers(config: LogConfig): Loggers {
-  const base = { base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
+export function createLoggers(config: LogConfig, options: { readonly withPid?: boolean } = {}): Loggers {
+  // Worker processes tag every line with their pid so operators can tell them apart.
+  const base = { base: options.withPid === true ? { pid: process.pid } : undefined, timestamp: pino.stdTimeFunctions.isoTime };
   const opsDestination = pino.destination({ dest: 2, sync: true });
   const logger = pino({ ...base, level: config.level }, opsDestination);
   if (config.access === 'off') {

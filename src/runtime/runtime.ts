@@ -7,6 +7,8 @@ import { HttpListener } from '../listeners/http.js';
 import { TcpListener } from '../listeners/tcp.js';
 import { Pool } from '../pools/pool.js';
 import type { PoolServer } from '../pools/server.js';
+import type { ServerSnapshot } from '../pools/pool.js';
+import { AggregatorRegistry } from 'prom-client';
 import type { CheckResult } from '../health/types.js';
 import { Router } from '../router/router.js';
 import { AdminServer } from '../admin/api.js';
@@ -17,9 +19,34 @@ import { BallastError, ConfigError, ErrorCodes, formatConfigIssue } from '../cor
 import { resolve as resolvePath } from 'node:path';
 import { createLoggers, type Loggers } from './logging.js';
 import { Telemetry } from './telemetry.js';
-import type { PoolStatus, RuntimeStatus } from './status.js';
+import { mergeWorkerStatuses, type PoolStatus, type RuntimeStatus } from './status.js';
 
 type Listener = HttpListener | TcpListener;
+
+/**
+ * How a runtime takes part in a multi-process deployment (`workers`):
+ * `single` does everything in one process; a `primary` runs health checks,
+ * the admin API, the ledger and GSLB but binds no listener; a `worker` binds
+ * the listeners and follows the primary's health verdicts.
+ */
+export type RuntimeRole = 'single' | 'primary' | 'worker';
+
+export interface RuntimeOptions {
+  readonly role?: RuntimeRole;
+  readonly loggers?: Loggers;
+  /** Server states to apply before the listeners bind (a worker starting under a primary). */
+  readonly initialSnapshots?: Readonly<Record<string, Readonly<Record<string, ServerSnapshot>>>>;
+}
+
+/** What a primary learns from its workers, for status and metrics. */
+export interface WorkerFleet {
+  /** The latest status each live worker reported. */
+  statuses(): readonly RuntimeStatus[];
+  /** Each live worker's metrics registry as prom-client JSON. */
+  metrics(): Promise<readonly object[][]>;
+  /** Worker processes and their pids. */
+  workers(): readonly { readonly id: number; readonly pid: number | undefined }[];
+}
 
 /** What an operator can do to one server (admin API, programmatic API). */
 export type ServerAction =
@@ -44,11 +71,15 @@ export class Runtime {
   private readonly telemetry: Telemetry | undefined;
   private ledger: AvailabilityLedger | undefined;
   private admin: AdminServer | undefined;
+  readonly role: RuntimeRole;
+  private fleet: WorkerFleet | undefined;
 
-  private constructor(config: BallastConfig, loggers: Loggers) {
+  private constructor(config: BallastConfig, loggers: Loggers, role: RuntimeRole) {
     this.config = config;
     this.loggers = loggers;
-    this.telemetry = config.admin === undefined ? undefined : new Telemetry();
+    this.role = role;
+    // Workers always count, so that the primary can aggregate what they saw.
+    this.telemetry = config.admin === undefined && role !== 'worker' ? undefined : new Telemetry();
     this.events.subscribe((event) => {
       this.loggers.logger.info({ event }, event.type);
       this.telemetry?.event(event);
@@ -57,10 +88,12 @@ export class Runtime {
   }
 
   /** Builds the graph and binds every listener; rejects (and releases what was bound) on failure. */
-  static async start(config: BallastConfig, loggers: Loggers = createLoggers(config.log)): Promise<Runtime> {
-    const runtime = new Runtime(config, loggers);
+  static async start(config: BallastConfig, options: RuntimeOptions = {}): Promise<Runtime> {
+    const role = options.role ?? 'single';
+    const loggers = options.loggers ?? createLoggers(config.log);
+    const runtime = new Runtime(config, loggers, role);
     try {
-      if (config.admin !== undefined) {
+      if (config.admin !== undefined && role !== 'worker') {
         runtime.ledger = AvailabilityLedger.open(resolvePath(config.dataDir), {
           onError: (error) => loggers.logger.error({ err: error }, 'availability ledger write failed'),
         });
@@ -69,7 +102,8 @@ export class Runtime {
         loggers.logger.info({ address: formatHostPort(config.admin.listen) }, 'admin API listening');
       }
       for (const poolConfig of config.pools) runtime.pools.set(poolConfig.name, runtime.createPool(poolConfig));
-      for (const listenerConfig of config.listeners) {
+      if (options.initialSnapshots !== undefined) runtime.applySnapshots(options.initialSnapshots);
+      for (const listenerConfig of role === 'primary' ? [] : config.listeners) {
         const listener = runtime.createListener(listenerConfig);
         runtime.listeners.set(listenerConfig.name, listener);
         await listener.listen();
@@ -125,6 +159,30 @@ export class Runtime {
     }
   }
 
+  /** Lets a primary merge its workers' statuses and metrics into its own. */
+  attachFleet(fleet: WorkerFleet): void {
+    this.fleet = fleet;
+  }
+
+  /** Health and admin state of every server of every pool (primary → workers). */
+  snapshots(): Record<string, Record<string, ServerSnapshot>> {
+    const all: Record<string, Record<string, ServerSnapshot>> = {};
+    for (const [name, pool] of this.pools) all[name] = pool.snapshot();
+    return all;
+  }
+
+  /** Applies a primary's snapshots (workers). */
+  applySnapshots(snapshots: Readonly<Record<string, Readonly<Record<string, ServerSnapshot>>>>): void {
+    for (const [name, snapshot] of Object.entries(snapshots)) this.pools.get(name)?.applySnapshot(snapshot);
+  }
+
+  /** This process's metrics as prom-client JSON (workers answer the primary with it). */
+  async metricsJson(): Promise<object[]> {
+    if (this.telemetry === undefined) return [];
+    this.telemetry.refreshPools(this.pools.values());
+    return this.telemetry.json();
+  }
+
   /** The bound admin API address, when `admin` is configured. */
   adminAddress(): { host: string; port: number } | undefined {
     if (this.admin === undefined) return undefined;
@@ -154,7 +212,9 @@ export class Runtime {
       metrics: async () => {
         const telemetry = this.telemetry as Telemetry;
         telemetry.refreshPools(this.pools.values());
-        return telemetry.render();
+        if (this.fleet === undefined) return telemetry.render();
+        const merged = AggregatorRegistry.aggregate([await telemetry.json(), ...(await this.fleet.metrics())] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+        return { contentType: merged.contentType, body: await merged.metrics() };
       },
     };
   }
@@ -176,7 +236,7 @@ export class Runtime {
     this.reloadPools(next.pools);
     const bound = new Map<string, Listener>();
     try {
-      for (const listenerConfig of next.listeners) {
+      for (const listenerConfig of this.role === 'primary' ? [] : next.listeners) {
         const existing = this.listeners.get(listenerConfig.name);
         if (existing !== undefined && sameSocket(this.listenerConfig(listenerConfig.name), listenerConfig)) {
           this.updateListener(existing, listenerConfig);
@@ -230,6 +290,11 @@ export class Runtime {
   }
 
   status(): RuntimeStatus {
+    const own = this.ownStatus();
+    return this.fleet === undefined ? own : mergeWorkerStatuses(own, this.fleet.statuses(), this.fleet.workers());
+  }
+
+  private ownStatus(): RuntimeStatus {
     return {
       version: VERSION,
       startedAt: this.startedAt.toISOString(),
@@ -266,6 +331,7 @@ export class Runtime {
     const telemetry = this.telemetry;
     const pool = new Pool(config, {
       events: this.events,
+      activeChecks: this.role !== 'worker',
       ...(telemetry === undefined ? {} : { onCheck: (_pool: Pool, server: PoolServer, result: CheckResult) => telemetry.healthCheck(server, result) }),
     });
     pool.start();

@@ -85,6 +85,11 @@ export class Telemetry {
     }
   }
 
+  /** The registry as prom-client JSON, for aggregation across worker processes. */
+  json(): Promise<object[]> {
+    return this.metrics.registry.getMetricsAsJSON() as Promise<object[]>;
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() };
   }

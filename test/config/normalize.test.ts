@@ -65,6 +65,7 @@ describe('defaults', () => {
       gslb: undefined,
       log: { level: 'info', access: 'stdout' },
       drainTimeout: 30_000,
+      workers: 1,
       dataDir: '.ballast-data',
     });
   });
