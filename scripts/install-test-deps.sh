@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses as real peers and clients:
 # curl and dig, PostgreSQL, Redis and BIND servers, promtool, h2load,
-# slowhttptest, wrk, HAProxy and NGINX. Runs apt-get only for what is missing.
+# slowhttptest, wrk, HAProxy and NGINX, and Chromium for the dashboard tests.
+# Runs apt-get only for what is missing.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -20,6 +21,7 @@ have wrk || missing+=(wrk)
 have haproxy || missing+=(haproxy)
 have nginx || missing+=(nginx-light)
 have openssl || missing+=(openssl)
+have chromium || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then

@@ -31,10 +31,10 @@ import type { AdminView } from './view.js';
  * shared catalogue (`ErrorCodes`) for failures that only HTTP routing knows.
  */
 export const AdminErrorCodes = {
-  NOT_FOUND: 'BALLAST_ERR_NOT_FOUND',
-  METHOD_NOT_ALLOWED: 'BALLAST_ERR_METHOD_NOT_ALLOWED',
-  PAYLOAD_TOO_LARGE: 'BALLAST_ERR_PAYLOAD_TOO_LARGE',
-  INTERNAL: 'BALLAST_ERR_INTERNAL',
+  NOT_FOUND: ErrorCodes.NOT_FOUND,
+  METHOD_NOT_ALLOWED: ErrorCodes.METHOD_NOT_ALLOWED,
+  PAYLOAD_TOO_LARGE: ErrorCodes.PAYLOAD_TOO_LARGE,
+  INTERNAL: ErrorCodes.INTERNAL,
 } as const;
 
 /** Largest accepted request body. */
@@ -96,6 +96,7 @@ export class AdminServer {
   private readonly server: Server;
   private readonly streams: EventStreams;
   private readonly maxBodyBytes: number;
+  private token: string | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -105,6 +106,7 @@ export class AdminServer {
     options: AdminServerOptions = {},
   ) {
     this.maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
+    this.token = config.token;
     this.streams = new EventStreams(view.events, {
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
       ...(options.maxStreamBufferBytes === undefined ? {} : { maxBufferedBytes: options.maxStreamBufferBytes }),
@@ -132,6 +134,14 @@ export class AdminServer {
     const address = this.server.address();
     if (address === null || typeof address === 'string') throw new Error('the admin server is not listening');
     return address;
+  }
+
+  /**
+   * Applies the token of a reloaded `admin` section; the next call is checked
+   * against it. (A changed `admin.listen` needs a new AdminServer.)
+   */
+  updateToken(token: string | undefined): void {
+    this.token = token;
   }
 
   /** Event streams open now. */
@@ -266,7 +276,7 @@ export class AdminServer {
 
   private authorize(req: IncomingMessage): void {
     try {
-      authorize(this.config.token, req.headers.authorization);
+      authorize(this.token, req.headers.authorization);
     } catch (error) {
       if (error instanceof AuthError) {
         this.logger?.warn(

@@ -10,9 +10,9 @@
  * replace what it showed, not append.
  *
  * Costs: publishing an event serializes it once and writes it to every open
- * stream, O(streams). A client that stops reading is cut off once
- * `maxBufferedBytes` wait in its socket, so a stuck dashboard cannot make
- * Ballast buffer without bound.
+ * stream, O(streams). A client that stops reading is cut off once more than
+ * `maxBufferedBytes` (beyond the history it was sent on connecting) wait in
+ * its socket, so a stuck dashboard cannot make Ballast buffer without bound.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BallastEvent, EventBus } from '../core/events.js';
@@ -20,7 +20,7 @@ import type { BallastEvent, EventBus } from '../core/events.js';
 export interface EventStreamOptions {
   /** Interval of keep-alive comments, ms. Default 15 s. */
   readonly heartbeatMs?: number;
-  /** Unsent bytes after which a slow client is disconnected. Default 1 MiB. */
+  /** Unsent bytes, beyond the history sent on connecting, after which a slow client is disconnected. Default 1 MiB. */
   readonly maxBufferedBytes?: number;
   /** Reconnection delay suggested to EventSource clients, ms. Default 2 s. */
   readonly retryMs?: number;
@@ -32,7 +32,8 @@ const DEFAULT_RETRY_MS = 2_000;
 
 /** The open event streams of one admin server. */
 export class EventStreams {
-  private readonly streams = new Set<ServerResponse>();
+  /** Open streams → bytes they may have waiting before they count as stuck. */
+  private readonly streams = new Map<ServerResponse, number>();
   private readonly heartbeatMs: number;
   private readonly maxBufferedBytes: number;
   private readonly retryMs: number;
@@ -68,7 +69,8 @@ export class EventStreams {
     req.socket.setNoDelay(true);
     let replay = `retry: ${this.retryMs}\n\n`;
     for (const event of this.bus.recent()) replay += frame(event);
-    this.streams.add(res);
+    // The history (bounded by the bus) may wait on top of the allowance.
+    this.streams.set(res, this.maxBufferedBytes + Buffer.byteLength(replay));
     res.on('close', () => this.forget(res));
     this.write(res, replay);
     if (this.streams.has(res)) this.follow();
@@ -76,7 +78,7 @@ export class EventStreams {
 
   /** Ends every stream (on shutdown); clients see the end of the response. */
   closeAll(): void {
-    for (const res of [...this.streams]) {
+    for (const res of [...this.streams.keys()]) {
       this.forget(res);
       res.end();
     }
@@ -91,7 +93,7 @@ export class EventStreams {
   }
 
   private broadcast(chunk: string): void {
-    for (const res of [...this.streams]) this.write(res, chunk);
+    for (const res of [...this.streams.keys()]) this.write(res, chunk);
   }
 
   private write(res: ServerResponse, chunk: string): void {
@@ -100,7 +102,7 @@ export class EventStreams {
       return;
     }
     res.write(chunk);
-    if (res.writableLength > this.maxBufferedBytes) {
+    if (res.writableLength > (this.streams.get(res) ?? this.maxBufferedBytes)) {
       this.forget(res);
       res.destroy();
     }

@@ -47,11 +47,10 @@ main { padding: 12px 16px 24px; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eaeef2; vertical-align: middle; }
 th { font-size: 12px; font-weight: 600; color: var(--muted); white-space: nowrap; }
-td.num, th.num { text-align: right; }
+td.num, th.num { text-align: right; white-space: nowrap; }
 td.name { max-width: 240px; overflow-wrap: anywhere; }
 td.name strong { display: block; font-weight: 600; }
 td.actions { white-space: nowrap; text-align: right; }
-td.uptime { white-space: nowrap; }
 td.actions button + button { margin-left: 4px; }
 tr.empty td { color: var(--muted); font-style: italic; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; background: var(--unknown); white-space: nowrap; }
