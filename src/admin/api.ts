@@ -219,6 +219,10 @@ export class AdminServer {
           return undefined;
       }
     }
+    if (rest.length === 4 && rest[0] === 'gslb' && rest[1] === 'sites' && rest[3] === 'failback' && rest[2] !== undefined) {
+      const site = rest[2];
+      return { POST: (req, res) => this.failback(req, res, site) };
+    }
     const [pools, pool, servers, server, action] = rest;
     if (rest.length !== 5 || pools !== 'pools' || servers !== 'servers' || pool === undefined || server === undefined || action === undefined) {
       return undefined;
@@ -263,7 +267,15 @@ export class AdminServer {
     sendJson(res, 200, { ok: true, pool, server, action: parsed.type, ...(state === undefined ? {} : { state: state.state, weight: state.weight }) });
   }
 
-  /** `POST /api/v1/reload`; concurrent reloads run one after the other. */
+  /** `POST /api/v1/gslb/sites/{site}/failback`: sends answers back to a recovered site now (`failback: manual`). */
+  private async failback(req: IncomingMessage, res: ServerResponse, site: string): Promise<void> {
+    this.authorize(req);
+    await readBody(req, this.maxBodyBytes);
+    if (this.view.failback === undefined) throw new HttpError(404, AdminErrorCodes.NOT_FOUND, 'gslb is not configured');
+    sendJson(res, 200, { ok: true, site: this.view.failback(site) });
+  }
+
+    /** `POST /api/v1/reload`; concurrent reloads run one after the other. */
   private async reload(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.authorize(req);
     await readBody(req, this.maxBodyBytes);

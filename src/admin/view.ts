@@ -20,6 +20,8 @@ export interface AdminView {
   reload(): Promise<ReloadResult>;
   /** State changes, for `GET /api/v1/events` and its live stream. */
   readonly events: EventBus;
+  /** Manual failback of a GSLB site; throws BallastError (404 unknown site or no gslb, 409 not recovering). */
+  failback?(site: string): unknown;
   /** `AvailabilityLedger.availability()`, or `{}` when no ledger is kept. */
   availability(): unknown;
   /** The Prometheus exposition served on `GET /metrics`. */

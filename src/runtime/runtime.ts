@@ -19,6 +19,7 @@ import { BallastError, ConfigError, ErrorCodes, formatConfigIssue } from '../cor
 import { resolve as resolvePath } from 'node:path';
 import { createLoggers, type Loggers } from './logging.js';
 import { Telemetry } from './telemetry.js';
+import { GslbNode } from '../gslb/index.js';
 import { mergeWorkerStatuses, type PoolStatus, type RuntimeStatus } from './status.js';
 
 type Listener = HttpListener | TcpListener;
@@ -71,6 +72,7 @@ export class Runtime {
   private readonly telemetry: Telemetry | undefined;
   private ledger: AvailabilityLedger | undefined;
   private admin: AdminServer | undefined;
+  private gslb: GslbNode | undefined;
   readonly role: RuntimeRole;
   private fleet: WorkerFleet | undefined;
 
@@ -103,6 +105,15 @@ export class Runtime {
       }
       for (const poolConfig of config.pools) runtime.pools.set(poolConfig.name, runtime.createPool(poolConfig));
       if (options.initialSnapshots !== undefined) runtime.applySnapshots(options.initialSnapshots);
+      if (config.gslb !== undefined && role !== 'worker') {
+        runtime.gslb = new GslbNode(config.gslb, {
+          localReady: () => runtime.hasServingServer(),
+          logger: loggers.logger,
+          onEvent: (event) => runtime.events.publish(event),
+        });
+        await runtime.gslb.start();
+        loggers.logger.info({ site: config.gslb.site }, 'gslb started');
+      }
       for (const listenerConfig of role === 'primary' ? [] : config.listeners) {
         const listener = runtime.createListener(listenerConfig);
         runtime.listeners.set(listenerConfig.name, listener);
@@ -159,6 +170,21 @@ export class Runtime {
     }
   }
 
+  /**
+   * Whether this site can serve: at least one pool has a server taking
+   * traffic. GSLB peers learn it through heartbeats. O(pools).
+   */
+  hasServingServer(): boolean {
+    for (const pool of this.pools.values()) if (pool.health !== 'empty') return true;
+    return false;
+  }
+
+  /** Manual failback of a GSLB site (`failback: manual`); 404/409-typed errors from the GSLB engine. */
+  gslbFailback(site: string): unknown {
+    if (this.gslb === undefined) throw new BallastError(ErrorCodes.NOT_FOUND, 'gslb is not configured', 404);
+    return this.gslb.failback(site);
+  }
+
   /** Lets a primary merge its workers' statuses and metrics into its own. */
   attachFleet(fleet: WorkerFleet): void {
     this.fleet = fleet;
@@ -209,6 +235,7 @@ export class Runtime {
       reload: () => this.reloadFromSource(),
       events: this.events,
       availability: () => this.ledger?.availability() ?? {},
+      failback: (site) => this.gslbFailback(site),
       metrics: async () => {
         const telemetry = this.telemetry as Telemetry;
         telemetry.refreshPools(this.pools.values());
@@ -290,7 +317,7 @@ export class Runtime {
   }
 
   status(): RuntimeStatus {
-    const own = this.ownStatus();
+    const own = this.gslb === undefined ? this.ownStatus() : { ...this.ownStatus(), gslb: this.gslb.status() };
     return this.fleet === undefined ? own : mergeWorkerStatuses(own, this.fleet.statuses(), this.fleet.workers());
   }
 
@@ -316,6 +343,7 @@ export class Runtime {
         await pool.stop();
         await closePoolClients(pool);
       }));
+      await this.gslb?.close();
       await this.admin?.close();
       this.ledger?.close();
       this.loggers.flush();

@@ -1,10 +1,13 @@
 import type { ServerState } from '../core/server.js';
+import type { GslbStatus } from '../gslb/index.js';
 import type { PoolHealth } from '../pools/pool.js';
 
 /** The shape of `GET /api/v1/status` and of `handle.status()`; a public contract. */
 export interface RuntimeStatus {
   readonly version: string;
   readonly startedAt: string;
+  /** Sites, quorum and DNS answers, when `gslb` is configured. */
+  readonly gslb?: GslbStatus;
   /** Proxy worker processes, when `workers` > 1. */
   readonly workers?: readonly { readonly id: number; readonly pid: number | undefined }[];
   readonly listeners: readonly ListenerStatus[];
