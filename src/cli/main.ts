@@ -11,7 +11,8 @@ import { runDemo } from './demo.js';
 const HELP = `Ballast ${VERSION} — a high-availability load balancer
 
 Usage:
-  ballast [demo] [--listen ADDR]   run the built-in demo (listener on 127.0.0.1:8080)
+  ballast [demo]                   run the built-in demo (listener 127.0.0.1:8080, dashboard
+                                   127.0.0.1:9901, DNS 127.0.0.1:8053; --listen/--admin/--dns move them)
   ballast start -c FILE            run from a config file (SIGHUP reloads, SIGTERM drains and exits)
   ballast validate -c FILE         check a config file; prints FILE:LINE:COL: message per problem
   ballast reload -c FILE           validate FILE, then make the running instance reload it (admin API)
@@ -20,6 +21,8 @@ Usage:
 Options:
   -c, --config FILE   config file (YAML)
       --listen ADDR   demo listener address (default 127.0.0.1:8080)
+      --admin ADDR    demo admin API and dashboard address (default 127.0.0.1:9901)
+      --dns ADDR      demo DNS server address (default 127.0.0.1:8053)
   -h, --help          show this help
   -v, --version       print the version
 
@@ -39,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         listen: { type: 'string' },
+        admin: { type: 'string' },
+        dns: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -59,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
   const command = positionals[0] ?? 'demo';
   switch (command) {
     case 'demo':
-      return demo(values.listen ?? '127.0.0.1:8080');
+      return demo(values.listen ?? '127.0.0.1:8080', values.admin ?? '127.0.0.1:9901', values.dns ?? '127.0.0.1:8053');
     case 'start':
       return startCommand(requireConfig(values.config, command));
     case 'validate':
@@ -176,8 +181,8 @@ async function reloadCommand(file: string): Promise<number> {
   }
 }
 
-async function demo(listen: string): Promise<number> {
-  const running = await runDemo({ listen, print: (line) => process.stdout.write(`${line}\n`) });
+async function demo(listen: string, admin: string, dns: string): Promise<number> {
+  const running = await runDemo({ listen, admin, dns, print: (line) => process.stdout.write(`${line}\n`) });
   return waitForShutdown(() => running.close());
 }
 

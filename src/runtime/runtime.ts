@@ -106,6 +106,8 @@ export class Runtime {
       for (const poolConfig of config.pools) runtime.pools.set(poolConfig.name, runtime.createPool(poolConfig));
       if (options.initialSnapshots !== undefined) runtime.applySnapshots(options.initialSnapshots);
       if (config.gslb !== undefined && role !== 'worker') {
+        // A site must not announce itself down at boot only because its first health checks have not run yet.
+        await runtime.firstVerdicts();
         runtime.gslb = new GslbNode(config.gslb, {
           localReady: () => runtime.hasServingServer(),
           logger: loggers.logger,
@@ -168,6 +170,17 @@ export class Runtime {
         throw new BallastError(ErrorCodes.BAD_REQUEST, `unknown server action ${JSON.stringify(unreachable)}`, 400);
       }
     }
+  }
+
+  /**
+   * Resolves once every health-checked server has had its first verdict, or
+   * after the longest first-check time (interval + timeout) has passed.
+   */
+  private async firstVerdicts(): Promise<void> {
+    const limit = Math.max(0, ...this.config.pools.map((pool) => (pool.healthCheck === undefined ? 0 : pool.healthCheck.interval + pool.healthCheck.timeout)));
+    const deadline = Date.now() + limit;
+    const pending = (): boolean => [...this.pools.values()].some((pool) => [...pool.list()].some((server) => server.health === 'unknown'));
+    while (pending() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   /**

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { writeTempFile } from '../helpers/ballast.js';
 import { curl } from '../helpers/curl.js';
-import { runCli, spawnCli } from '../helpers/process.js';
+import { run, runCli, spawnCli } from '../helpers/process.js';
 
 const VALID = `listeners:
   - name: web
@@ -93,7 +93,7 @@ describe('ballast --help / --version / schema', () => {
 });
 
 test('the demo answers through its listener and stops on SIGINT', async (t) => {
-  const demo = spawnCli(['demo', '--listen', '127.0.0.1:0']);
+  const demo = spawnCli(['demo', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--dns', '127.0.0.1:0']);
   t.after(() => demo.kill());
   const match = await demo.waitFor(/listener\s+(http:\/\/127\.0\.0\.1:\d+)/);
   const url = match[1] as string;
@@ -104,6 +104,11 @@ test('the demo answers through its listener and stops on SIGINT', async (t) => {
   }
   assert.ok(seen.size >= 2, `requests are balanced across demo servers: ${[...seen].join(', ')}`);
   assert.match(demo.output(), /curl/);
+  const dashboard = (demo.output().match(/dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\//) as RegExpMatchArray)[1] as string;
+  assert.equal((await curl([`${dashboard}/`])).status, 200, 'the dashboard answers');
+  const dnsPort = (demo.output().match(/dns\s+127\.0\.0\.1:(\d+)/) as RegExpMatchArray)[1] as string;
+  const answer = await run('dig', ['@127.0.0.1', '-p', dnsPort, 'www.example.com', '+short']);
+  assert.equal(answer.stdout.trim(), '127.0.0.10', 'the demo DNS answers with the healthy site');
   demo.child.kill('SIGINT');
   assert.equal(await demo.exited(), 0);
 });
