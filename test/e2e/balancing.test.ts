@@ -57,7 +57,9 @@ describe('response-time', () => {
       await lb.close();
       await closeAll(backends);
     });
-    const counts = await spread(`${lb.url()}/`, 600, 6);
+    // Sequential requests: the pick then compares latency alone, which keeps the
+    // test meaningful even when a busy machine slows every server down alike.
+    const counts = await spread(`${lb.url()}/`, 600, 1);
     const slowShare = (counts.get('slow') ?? 0) / 600;
     assert.ok(slowShare < 0.15, `slow server share ${(slowShare * 100).toFixed(1)} % must be under 15 %`);
 

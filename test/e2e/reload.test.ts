@@ -87,7 +87,8 @@ test('a reload with a broken file keeps the running config and names file and li
   writeFileSync(file, `${config(port, [{ name: 'a', address: backend.address, weight: 1 }])}    algorithm: fastest\n`);
   ballast.child.kill('SIGHUP');
   const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  await ballast.waitFor(new RegExp(`reload failed[\\s\\S]*${escaped}:\\d+:\\d+`));
+  await ballast.waitFor(/reload failed/);
+  assert.match(ballast.output(), new RegExp(`"issues":\\["${escaped}:\\d+:\\d+: `), 'the log names file, line and column');
   const response = await fetch(`http://127.0.0.1:${port}/`);
   assert.equal(response.status, 200);
   assert.equal(await response.text(), backend.name);
