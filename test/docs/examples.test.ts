@@ -9,7 +9,7 @@ function yamlBlocks(file: string): string[] {
   return [...readFileSync(file, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1] as string);
 }
 
-const env = { BALLAST_COOKIE_SECRET: 'a-cookie-secret-for-docs', BALLAST_GSLB_SECRET: 'a-gslb-secret-for-docs' };
+const env = { BALLAST_COOKIE_SECRET: 'a-cookie-secret-for-docs', BALLAST_GSLB_SECRET: 'a-gslb-secret-for-docs', BALLAST_ADMIN_TOKEN: 'docs-token' };
 /** Example certificate paths point at the test certificates. */
 const certs = resolve('test/fixtures/certs');
 
