@@ -6,6 +6,7 @@ import { VERSION } from '../core/version.js';
 import cluster from 'node:cluster';
 import { runPrimary, runWorker, workerCount } from '../runtime/cluster.js';
 import { Runtime } from '../runtime/runtime.js';
+import { runDrillCli } from '../drill/cli.js';
 import { runDemo } from './demo.js';
 
 const HELP = `Ballast ${VERSION} — a high-availability load balancer
@@ -17,6 +18,8 @@ Usage:
   ballast validate -c FILE         check a config file; prints FILE:LINE:COL: message per problem
   ballast reload -c FILE           validate FILE, then make the running instance reload it (admin API)
   ballast schema                   print the JSON Schema of the config file
+  ballast drill [options]          failover drill: load, faults, detection and recovery report
+                                   ("ballast drill --help"; "ballast drill --demo" runs a self-contained one)
 
 Options:
   -c, --config FILE   config file (YAML)
@@ -34,6 +37,8 @@ const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
 async function main(argv: string[]): Promise<number> {
+  // The drill has flags of its own; it parses them itself.
+  if (argv[0] === 'drill') return runDrillCli(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

@@ -28,6 +28,7 @@ export const ErrorCodes = {
   METHOD_NOT_ALLOWED: 'BALLAST_ERR_METHOD_NOT_ALLOWED',
   PAYLOAD_TOO_LARGE: 'BALLAST_ERR_PAYLOAD_TOO_LARGE',
   INTERNAL: 'BALLAST_ERR_INTERNAL',
+  DRILL_SETUP: 'BALLAST_ERR_DRILL_SETUP',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
