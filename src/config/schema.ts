@@ -15,13 +15,19 @@ import type { HostPort } from '../core/server.js';
 import { checkCertificatePair } from './files.js';
 import { describeValue } from './issues.js';
 import { ALGORITHMS, RETRY_CONDITIONS } from './types.js';
+import { BALLAST_EVENT_TYPES } from '../core/events.js';
 import type {
   AdminConfig,
+  ExecHookAction,
+  HookAction,
+  HookConfig,
+  WebhookHookAction,
   BallastConfig,
   DnsRecordConfig,
   GslbConfig,
   HealthCheckConfig,
   HttpListenerConfig,
+  HttpListenerLimits,
   HttpsListenerConfig,
   PoolConfig,
   RetryCondition,
@@ -273,10 +279,52 @@ const listenerCommon = {
 
 const httpTimeouts = z
   .strictObject({
-    requestHeaders: duration('Time allowed to receive the complete request headers.').prefault('10s'),
+    requestHeaders: duration('Time allowed to receive the complete request headers (408 after it).').prefault('10s'),
+    requestBody: duration(
+      'Time allowed to receive the complete request body after the headers (408 after it); 0 means no limit.',
+      'allow-zero',
+    ).prefault('5m'),
+    requestBodyIdle: duration('Longest pause between two pieces of a request body (408); 0 means no limit.', 'allow-zero').prefault(
+      '30s',
+    ),
     idle: duration('Keep-alive idle time of a client connection.').prefault('60s'),
   })
   .prefault({});
+
+/** Limits on what a client may send to an http or https listener. */
+const httpLimits = {
+  maxConnections: integer(1, 'Client connections open at once; further ones are closed when accepted.').default(10_000),
+  maxConnectionsPerIp: integer(1, 'Client connections open at once from one address (trusted proxies are exempt); none by default.').optional(),
+  maxBodySize: size('Largest request body (413 beyond it); none by default.').optional(),
+  maxUrlLength: size('Longest request target, the URL of the request line (414 beyond it).').prefault('8KiB'),
+  maxHeaderSize: size('Largest total size of the request header fields, names and values (431 beyond it).').prefault('16KiB'),
+  maxHeaders: integer(1, 'Most header fields in one request (431 beyond it).').default(100),
+  underscoreHeaders: z
+    .enum(['drop', 'reject', 'allow'])
+    .default('drop')
+    .describe('Header names containing "_": drop them before forwarding, reject the request with 400, or allow them.'),
+};
+
+/** The normalized limits of a parsed http or https listener. */
+function limitsOf(listener: {
+  maxConnections: number;
+  maxConnectionsPerIp?: number | undefined;
+  maxBodySize?: number | undefined;
+  maxUrlLength: number;
+  maxHeaderSize: number;
+  maxHeaders: number;
+  underscoreHeaders: 'drop' | 'reject' | 'allow';
+}): HttpListenerLimits {
+  return {
+    maxConnections: listener.maxConnections,
+    maxConnectionsPerIp: listener.maxConnectionsPerIp,
+    maxBodySize: listener.maxBodySize,
+    maxUrlLength: listener.maxUrlLength,
+    maxHeaderSize: listener.maxHeaderSize,
+    maxHeaders: listener.maxHeaders,
+    underscoreHeaders: listener.underscoreHeaders,
+  };
+}
 
 const routes = z
   .array(routeSchema)
@@ -303,7 +351,7 @@ function certificateSchema(options: SchemaOptions) {
 
 function listenerSchema(options: SchemaOptions) {
   const http = z
-    .strictObject({ ...listenerCommon, protocol: z.literal('http'), routes, timeouts: httpTimeouts })
+    .strictObject({ ...listenerCommon, protocol: z.literal('http'), routes, timeouts: httpTimeouts, ...httpLimits })
     .transform(
       (listener): HttpListenerConfig => ({
         name: listener.name,
@@ -312,6 +360,7 @@ function listenerSchema(options: SchemaOptions) {
         trustedProxies: listener.trustedProxies,
         routes: listener.routes,
         timeouts: listener.timeouts,
+        ...limitsOf(listener),
       }),
     );
   const https = z
@@ -320,6 +369,8 @@ function listenerSchema(options: SchemaOptions) {
       protocol: z.literal('https'),
       routes,
       timeouts: httpTimeouts,
+      ...httpLimits,
+      maxConcurrentStreams: integer(1, 'HTTP/2: streams a client may have open at once on one connection.').default(128),
       tls: z.strictObject({
         certificates: z
           .array(certificateSchema(options))
@@ -336,6 +387,8 @@ function listenerSchema(options: SchemaOptions) {
         trustedProxies: listener.trustedProxies,
         routes: listener.routes,
         timeouts: listener.timeouts,
+        ...limitsOf(listener),
+        maxConcurrentStreams: listener.maxConcurrentStreams,
         tls: listener.tls,
       }),
     );
@@ -694,6 +747,125 @@ const gslbSchema = z
     }),
   );
 
+// ---------------------------------------------------------------- hooks
+
+/** Request headers Ballast sets itself from the body and the connection. */
+const RESERVED_WEBHOOK_HEADERS = new Set(['content-length', 'host', 'transfer-encoding', 'connection']);
+
+function retryDelay() {
+  return duration('Wait before the first retry; it doubles for each further retry (at most 60s, unless longer).').prefault('1s');
+}
+
+function execHookSchema(options: SchemaOptions) {
+  return z
+    .strictObject({
+      command: z
+        .string()
+        .min(1)
+        .describe('Program run without a shell: a path (relative to the config file) or a name looked up in PATH.'),
+      args: z.array(matchValue).default([]).describe('Arguments, passed as they are.'),
+      cwd: z.string().min(1).optional().describe("Working directory, relative to the config file (default: the config file's directory)."),
+      timeout: duration('The program and its process group are killed after this.').prefault('30s'),
+      retries: z.number().int().min(0).max(20).default(0).describe('Further attempts after a non-zero exit, a timeout or a failure to start.'),
+      retryDelay: retryDelay(),
+    })
+    .transform(
+      (exec): ExecHookAction => ({
+        type: 'exec',
+        command: exec.command.includes('/') ? resolve(options.baseDir, exec.command) : exec.command,
+        args: exec.args,
+        cwd: resolve(options.baseDir, exec.cwd ?? '.'),
+        timeout: exec.timeout,
+        retries: exec.retries,
+        retryDelay: exec.retryDelay,
+      }),
+    );
+}
+
+const webhookSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .refine(
+        (text) => {
+          try {
+            const url = new URL(text);
+            return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+          } catch {
+            return false;
+          }
+        },
+        { error: (issue) => `invalid webhook url ${describeValue(issue.input)}: expected an absolute http:// or https:// URL` },
+      )
+      .describe('URL the event is POSTed to; redirects are not followed.'),
+    headers: z
+      .record(token('header name'), matchValue)
+      .superRefine((headers, ctx) => {
+        for (const header of Object.keys(headers)) {
+          if (RESERVED_WEBHOOK_HEADERS.has(header.toLowerCase())) {
+            fail(ctx, `header ${header} is set by Ballast and cannot be configured`, header, [header]);
+          }
+        }
+      })
+      .transform((headers) => Object.fromEntries(Object.entries(headers).map(([header, value]) => [header.toLowerCase(), value])))
+      .default({})
+      .describe('Extra request headers, e.g. authorization.'),
+    timeout: duration('Time for the whole exchange.').prefault('5s'),
+    retries: z.number().int().min(0).max(20).default(3).describe('Further attempts after a network error, the timeout, 408, 429 or 5xx.'),
+    retryDelay: retryDelay(),
+  })
+  .transform(
+    (webhook): WebhookHookAction => ({
+      type: 'webhook',
+      url: webhook.url,
+      headers: webhook.headers,
+      timeout: webhook.timeout,
+      retries: webhook.retries,
+      retryDelay: webhook.retryDelay,
+    }),
+  );
+
+function hookSchema(options: SchemaOptions) {
+  return z
+    .strictObject({
+      name: name('hook'),
+      on: z
+        .array(
+          z.enum(BALLAST_EVENT_TYPES, {
+            error: (issue) =>
+              `unknown event type ${describeValue(issue.input)}: expected one of ${BALLAST_EVENT_TYPES.join(', ')}`,
+          }),
+        )
+        .min(1)
+        .transform((types) => [...new Set(types)])
+        .optional()
+        .describe('Event types delivered (default: every event).'),
+      pools: z.array(z.string().min(1)).min(1).optional().describe('Deliver only events of these pools.'),
+      sites: z.array(z.string().min(1)).min(1).optional().describe('Deliver only events of these sites.'),
+      queueSize: integer(1, 'Events that may wait; when full the oldest waiting event is dropped.').default(1000),
+      exec: execHookSchema(options).optional().describe('Run a program with the event on stdin and in BALLAST_* variables.'),
+      webhook: webhookSchema.optional().describe('POST the event as JSON to a URL.'),
+    })
+    .superRefine((hook, ctx) => {
+      if (hook.exec !== undefined && hook.webhook !== undefined) {
+        fail(ctx, 'a hook has exactly one of exec or webhook, not both', hook.webhook, ['webhook']);
+      } else if (hook.exec === undefined && hook.webhook === undefined) {
+        fail(ctx, `hook "${hook.name}" needs exec or webhook`, hook);
+      }
+    })
+    .transform(
+      (hook): HookConfig => ({
+        name: hook.name,
+        on: hook.on,
+        pools: hook.pools,
+        sites: hook.sites,
+        queueSize: hook.queueSize,
+        // superRefine guarantees exactly one is present.
+        action: (hook.exec ?? hook.webhook) as HookAction,
+      }),
+    );
+}
+
 // ---------------------------------------------------------------- root
 
 /** Top-level keys that are ignored, e.g. `x-defaults: &defaults`: a home for YAML anchors. */
@@ -713,6 +885,7 @@ export function createConfigSchema(options: SchemaOptions): z.ZodType<BallastCon
       listeners: z.array(listenerSchema(options)).default([]),
       pools: z.array(poolSchema).default([]),
       gslb: gslbSchema.optional().describe('Cross-site failover: heartbeats and DNS answers.'),
+      hooks: z.array(hookSchema(options)).default([]).describe('Programs and webhooks told about events.'),
       log: logSchema,
       drainTimeout: duration('How long SIGTERM waits for in-flight requests.', 'allow-zero').prefault('30s'),
       workers: z
@@ -732,6 +905,7 @@ export function createConfigSchema(options: SchemaOptions): z.ZodType<BallastCon
         listeners: config.listeners,
         pools: config.pools,
         gslb: config.gslb,
+        hooks: config.hooks,
         log: config.log,
         drainTimeout: config.drainTimeout,
         workers: config.workers,

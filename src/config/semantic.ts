@@ -175,6 +175,7 @@ export function checkSemantics(raw: unknown): SemanticFindings {
   checkBindings(bindings, errors);
 
   if (gslb !== undefined) checkGslb(gslb, errors);
+  checkHooks(list(root['hooks']), poolNames, gslb, errors);
   return { errors, warnings };
 }
 
@@ -211,4 +212,27 @@ function checkGslb(gslb: Mapping, errors: PathIssue[]): void {
     });
   });
   checkUnique(recordKeys, 'DNS record', errors);
+}
+
+/** Hook names are unique; pool and site filters name pools and sites of this config. */
+function checkHooks(hooks: readonly unknown[], poolNames: ReadonlySet<string>, gslb: Mapping | undefined, errors: PathIssue[]): void {
+  checkUnique(named(hooks, ['hooks'], 'name'), 'hook name', errors);
+  const sites = new Set(named(list(gslb?.['peers']), ['gslb', 'peers'], 'site').map((peer) => peer.name));
+  const ownSite = text(gslb?.['site']);
+  if (ownSite !== undefined) sites.add(ownSite);
+  hooks.forEach((item, index) => {
+    const hook = mapping(item);
+    list(hook?.['pools']).forEach((value, poolIndex) => {
+      const poolName = text(value);
+      if (poolName !== undefined && !poolNames.has(poolName)) {
+        errors.push({ path: ['hooks', index, 'pools', poolIndex], at: 'value', message: `unknown pool "${poolName}"` });
+      }
+    });
+    list(hook?.['sites']).forEach((value, siteIndex) => {
+      const site = text(value);
+      if (site !== undefined && !sites.has(site)) {
+        errors.push({ path: ['hooks', index, 'sites', siteIndex], at: 'value', message: `unknown site "${site}": not gslb.site nor a peer's site` });
+      }
+    });
+  });
 }

@@ -5,6 +5,7 @@
  * port, every `${env:NAME}` resolved, and everything deeply frozen.
  * Runtime code never reads raw YAML.
  */
+import type { BallastEventType } from '../core/events.js';
 import type { HostPort } from '../core/server.js';
 
 /** Milliseconds. */
@@ -29,6 +30,8 @@ export interface BallastConfig {
   readonly listeners: readonly ListenerConfig[];
   readonly pools: readonly PoolConfig[];
   readonly gslb: GslbConfig | undefined;
+  /** Programs and webhooks told about events, in config order. Default none. */
+  readonly hooks: readonly HookConfig[];
   readonly log: LogConfig;
   /** How long SIGTERM waits for in-flight requests before closing them. Default 30s. */
   readonly drainTimeout: Millis;
@@ -60,13 +63,35 @@ interface ListenerCommon {
 }
 
 export interface HttpListenerTimeouts {
-  /** Time allowed to receive the complete request headers. Default 10s. */
+  /** Time allowed to receive the complete request headers (408 after it). Default 10s. */
   readonly requestHeaders: Millis;
+  /** Time allowed to receive the complete request body, counted from the end of the headers (408). 0 = no limit. Default 5m. */
+  readonly requestBody: Millis;
+  /** Longest pause between two pieces of a request body (408). 0 = no limit. Default 30s. */
+  readonly requestBodyIdle: Millis;
   /** Keep-alive idle time of a client connection between requests. Default 60s. */
   readonly idle: Millis;
 }
 
-export interface HttpListenerConfig extends ListenerCommon {
+/** What a client may send to an http or https listener; beyond these limits it is refused. */
+export interface HttpListenerLimits {
+  /** Client connections open at once; further ones are closed when accepted. Default 10000. */
+  readonly maxConnections: number;
+  /** Client connections open at once from one address; undefined = no limit (default). Trusted proxies are exempt. */
+  readonly maxConnectionsPerIp: number | undefined;
+  /** Largest request body, bytes (413); undefined = no limit (default). */
+  readonly maxBodySize: number | undefined;
+  /** Longest request target (the URL in the request line), bytes (414). Default 8 KiB. */
+  readonly maxUrlLength: number;
+  /** Largest total size of the request header fields, names and values, bytes (431). Default 16 KiB. */
+  readonly maxHeaderSize: number;
+  /** Most header fields in one request (431). Default 100. */
+  readonly maxHeaders: number;
+  /** Header names containing `_`: removed before forwarding (`drop`, default), refused with 400 (`reject`), or forwarded (`allow`). */
+  readonly underscoreHeaders: 'drop' | 'reject' | 'allow';
+}
+
+export interface HttpListenerConfig extends ListenerCommon, HttpListenerLimits {
   readonly protocol: 'http';
   readonly routes: readonly RouteConfig[];
   readonly timeouts: HttpListenerTimeouts;
@@ -79,10 +104,12 @@ export interface TlsCertificateConfig {
   readonly key: string;
 }
 
-export interface HttpsListenerConfig extends ListenerCommon {
+export interface HttpsListenerConfig extends ListenerCommon, HttpListenerLimits {
   readonly protocol: 'https';
   readonly routes: readonly RouteConfig[];
   readonly timeouts: HttpListenerTimeouts;
+  /** HTTP/2: streams a client may have open at once on one connection. Default 128. */
+  readonly maxConcurrentStreams: number;
   readonly tls: {
     /** The first certificate is the default for clients without SNI. */
     readonly certificates: readonly TlsCertificateConfig[];
@@ -278,4 +305,51 @@ export interface GslbConfig {
           | undefined;
       }
     | undefined;
+}
+
+/** Runs a program (no shell) with the event as JSON on stdin and in environment variables. */
+export interface ExecHookAction {
+  readonly type: 'exec';
+  /** An absolute path, or a bare program name looked up in PATH. */
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Absolute working directory of the program. Default: the config file's directory. */
+  readonly cwd: string;
+  /** The program (and every process in its process group) is killed with SIGKILL after this. Default 30s. */
+  readonly timeout: Millis;
+  /** Further attempts after a non-zero exit, a kill or a failure to start. Default 0. */
+  readonly retries: number;
+  /** Wait before the first retry; doubles for each further one. Default 1s. */
+  readonly retryDelay: Millis;
+}
+
+/** POSTs the event as JSON to one URL; a 2xx answer means delivered. */
+export interface WebhookHookAction {
+  readonly type: 'webhook';
+  /** An absolute http: or https: URL. Redirects are not followed. */
+  readonly url: string;
+  /** Extra request headers, lower-case names; they override the defaults except content-length. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Whole exchange, from connecting to the end of the answer. Default 5s. */
+  readonly timeout: Millis;
+  /** Further attempts after a network error, a timeout, 408, 429 or 5xx. Default 3. */
+  readonly retries: number;
+  /** Wait before the first retry; doubles for each further one. Default 1s. */
+  readonly retryDelay: Millis;
+}
+
+export type HookAction = ExecHookAction | WebhookHookAction;
+
+export interface HookConfig {
+  /** Unique among hooks; used in logs, stats and the payload. */
+  readonly name: string;
+  /** Event types delivered; undefined means every type. */
+  readonly on: readonly BallastEventType[] | undefined;
+  /** When set, only events naming one of these pools are delivered. */
+  readonly pools: readonly string[] | undefined;
+  /** When set, only events naming one of these sites are delivered. */
+  readonly sites: readonly string[] | undefined;
+  /** Events that may wait for delivery (the one being delivered not counted). Default 1000. */
+  readonly queueSize: number;
+  readonly action: HookAction;
 }

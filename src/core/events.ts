@@ -1,23 +1,26 @@
 import { EventEmitter } from 'node:events';
 
 /** Kinds of state change Ballast announces; hooks, the ledger and the admin event stream read them. */
-export type BallastEventType =
-  | 'server-up'
-  | 'server-down'
-  | 'server-ejected'
-  | 'server-restored'
-  | 'server-draining'
-  | 'server-disabled'
-  | 'server-enabled'
-  | 'server-weight'
-  | 'pool-degraded'
-  | 'pool-empty'
-  | 'pool-restored'
-  | 'site-up'
-  | 'site-down'
-  | 'dns-changed'
-  | 'config-reloaded'
-  | 'config-reload-failed';
+export const BALLAST_EVENT_TYPES = [
+  'server-up',
+  'server-down',
+  'server-ejected',
+  'server-restored',
+  'server-draining',
+  'server-disabled',
+  'server-enabled',
+  'server-weight',
+  'pool-degraded',
+  'pool-empty',
+  'pool-restored',
+  'site-up',
+  'site-down',
+  'dns-changed',
+  'config-reloaded',
+  'config-reload-failed',
+] as const;
+
+export type BallastEventType = (typeof BALLAST_EVENT_TYPES)[number];
 
 export interface BallastEvent {
   readonly type: BallastEventType;

@@ -17,6 +17,7 @@ import type { AdminView, ReloadResult } from '../admin/view.js';
 import { loadConfigFile } from '../config/index.js';
 import { BallastError, ConfigError, ErrorCodes, formatConfigIssue } from '../core/errors.js';
 import { resolve as resolvePath } from 'node:path';
+import { HookDispatcher } from '../hooks/dispatcher.js';
 import { createLoggers, type Loggers } from './logging.js';
 import { Telemetry } from './telemetry.js';
 import { GslbNode } from '../gslb/index.js';
@@ -75,6 +76,8 @@ export class Runtime {
   private gslb: GslbNode | undefined;
   readonly role: RuntimeRole;
   private fleet: WorkerFleet | undefined;
+  /** Event hooks; absent in workers, whose events the primary announces (hooks would run once per worker). */
+  private readonly hooks: HookDispatcher | undefined;
 
   private constructor(config: BallastConfig, loggers: Loggers, role: RuntimeRole) {
     this.config = config;
@@ -82,7 +85,9 @@ export class Runtime {
     this.role = role;
     // Workers always count, so that the primary can aggregate what they saw.
     this.telemetry = config.admin === undefined && role !== 'worker' ? undefined : new Telemetry();
+    this.hooks = role === 'worker' ? undefined : new HookDispatcher(config.hooks, { logger: loggers.logger });
     this.events.subscribe((event) => {
+      this.hooks?.handle(event);
       this.loggers.logger.info({ event }, event.type);
       this.telemetry?.event(event);
       this.ledger?.recordEvent(event);
@@ -298,6 +303,7 @@ export class Runtime {
     this.listeners.clear();
     for (const [name, listener] of bound) this.listeners.set(name, listener);
     this.config = next;
+    this.hooks?.update(next.hooks);
     this.events.publish({ type: 'config-reloaded', time: Date.now(), reason: next.source });
   }
 
@@ -351,7 +357,8 @@ export class Runtime {
   /** Stops accepting, waits up to `drainMs` for in-flight requests, then releases everything. Idempotent. */
   close(drainMs = this.config.drainTimeout): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all([...this.listeners.values()].map((listener) => listener.close(drainMs)));
+      // Hooks work through their queues while the listeners drain, within the same time.
+      await Promise.all([...[...this.listeners.values()].map((listener) => listener.close(drainMs)), this.hooks?.close(drainMs)]);
       await Promise.all([...this.pools.values()].map(async (pool) => {
         await pool.stop();
         await closePoolClients(pool);

@@ -158,7 +158,7 @@ describe('JSON Schema', () => {
     };
     assert.equal(schema.title, 'Ballast configuration');
     assert.equal(schema.additionalProperties, false);
-    assert.deepEqual(Object.keys(schema.properties).sort(), ['admin', 'dataDir', 'drainTimeout', 'gslb', 'listeners', 'log', 'pools', 'workers']);
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['admin', 'dataDir', 'drainTimeout', 'gslb', 'hooks', 'listeners', 'log', 'pools', 'workers']);
     assert.equal(schema.properties['listeners']?.items?.oneOf?.length, 3);
     assert.equal(schema.properties['drainTimeout'] && (schema.properties['drainTimeout'] as { default?: unknown }).default, '30s');
     assert.ok(Object.isFrozen(schema));
