@@ -344,9 +344,11 @@ export function ledgerRecordForEvent(event: BallastEvent): LedgerRecord | null {
       return { kind: 'server', id: `${event.pool}/${event.server}`, up, cause, time: event.time };
     }
     case 'pool-empty':
+    case 'pool-degraded':
     case 'pool-restored':
+      // A pool is up while at least one server serves it: degraded (or on backups) counts as up.
       if (event.pool === undefined) return null;
-      return { kind: 'pool', id: event.pool, up: event.type === 'pool-restored', cause, time: event.time };
+      return { kind: 'pool', id: event.pool, up: event.type !== 'pool-empty', cause, time: event.time };
     case 'site-up':
     case 'site-down':
       if (event.site === undefined) return null;
@@ -355,7 +357,6 @@ export function ledgerRecordForEvent(event: BallastEvent): LedgerRecord | null {
     case 'server-disabled':
     case 'server-enabled':
     case 'server-weight':
-    case 'pool-degraded':
     case 'dns-changed':
     case 'config-reloaded':
     case 'config-reload-failed':
