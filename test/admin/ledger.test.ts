@@ -485,6 +485,7 @@ describe('events', () => {
     assert.equal(ledgerRecordForEvent({ type: 'server-restored', time, pool: 'web', server: 'web-1' })?.up, true);
     assert.deepEqual(ledgerRecordForEvent({ type: 'pool-empty', time, pool: 'web' }), { kind: 'pool', id: 'web', up: false, cause: 'pool-empty', time });
     assert.equal(ledgerRecordForEvent({ type: 'pool-restored', time, pool: 'web' })?.up, true);
+    assert.equal(ledgerRecordForEvent({ type: 'pool-degraded', time, pool: 'web' })?.up, true, 'a degraded pool still serves');
     assert.deepEqual(ledgerRecordForEvent({ type: 'site-down', time, site: 'us-east', reason: 'heartbeat lost' }), {
       kind: 'site',
       id: 'us-east',
@@ -492,7 +493,7 @@ describe('events', () => {
       cause: 'heartbeat lost',
       time,
     });
-    for (const type of ['server-draining', 'server-disabled', 'server-weight', 'pool-degraded', 'dns-changed', 'config-reloaded'] as const) {
+    for (const type of ['server-draining', 'server-disabled', 'server-weight', 'dns-changed', 'config-reloaded'] as const) {
       assert.equal(ledgerRecordForEvent({ type, time, pool: 'web', server: 'web-1' }), null, type);
     }
     assert.equal(ledgerRecordForEvent({ type: 'server-down', time }), null, 'a server event without names is ignored');
