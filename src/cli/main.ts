@@ -6,8 +6,7 @@ import { VERSION } from '../core/version.js';
 import cluster from 'node:cluster';
 import { runPrimary, runWorker, workerCount } from '../runtime/cluster.js';
 import { Runtime } from '../runtime/runtime.js';
-import { runDrillCli } from '../drill/cli.js';
-import { runDemo } from './demo.js';
+
 
 const HELP = `Ballast ${VERSION} — a high-availability load balancer
 
@@ -38,7 +37,10 @@ const EXIT_USAGE = 2;
 
 async function main(argv: string[]): Promise<number> {
   // The drill has flags of its own; it parses them itself.
-  if (argv[0] === 'drill') return runDrillCli(argv.slice(1));
+  if (argv[0] === 'drill') {
+    const { runDrillCli } = await import('../drill/cli.js');
+    return runDrillCli(argv.slice(1));
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -187,6 +189,7 @@ async function reloadCommand(file: string): Promise<number> {
 }
 
 async function demo(listen: string, admin: string, dns: string): Promise<number> {
+  const { runDemo } = await import('./demo.js');
   const running = await runDemo({ listen, admin, dns, print: (line) => process.stdout.write(`${line}\n`) });
   return waitForShutdown(() => running.close());
 }

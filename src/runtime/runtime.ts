@@ -8,19 +8,18 @@ import { TcpListener } from '../listeners/tcp.js';
 import { Pool } from '../pools/pool.js';
 import type { PoolServer } from '../pools/server.js';
 import type { ServerSnapshot } from '../pools/pool.js';
-import { AggregatorRegistry } from 'prom-client';
 import type { CheckResult } from '../health/types.js';
 import { Router } from '../router/router.js';
-import { AdminServer } from '../admin/api.js';
-import { AvailabilityLedger } from '../admin/ledger.js';
+import type { AdminServer } from '../admin/api.js';
+import type { AvailabilityLedger } from '../admin/ledger.js';
 import type { AdminView, ReloadResult } from '../admin/view.js';
 import { loadConfigFile } from '../config/index.js';
 import { BallastError, ConfigError, ErrorCodes, formatConfigIssue } from '../core/errors.js';
 import { resolve as resolvePath } from 'node:path';
-import { HookDispatcher } from '../hooks/dispatcher.js';
+import type { HookDispatcher } from '../hooks/dispatcher.js';
 import { createLoggers, type Loggers } from './logging.js';
-import { Telemetry } from './telemetry.js';
-import { GslbNode } from '../gslb/index.js';
+import type { Telemetry } from './telemetry.js';
+import type { GslbNode } from '../gslb/index.js';
 import { mergeWorkerStatuses, type PoolStatus, type RuntimeStatus } from './status.js';
 
 type Listener = HttpListener | TcpListener;
@@ -69,23 +68,25 @@ export class Runtime {
   private readonly listeners = new Map<string, Listener>();
   private readonly startedAt = new Date();
   private closing: Promise<void> | undefined;
-  /** Metrics, the availability ledger and the admin API exist only when `admin` is configured. */
-  private readonly telemetry: Telemetry | undefined;
+  /**
+   * Metrics, the availability ledger and the admin API exist only when
+   * `admin` is configured (metrics also in workers, for the primary). These
+   * and GSLB and hooks are loaded on demand, so a plain proxy carries none
+   * of their code.
+   */
+  private telemetry: Telemetry | undefined;
   private ledger: AvailabilityLedger | undefined;
   private admin: AdminServer | undefined;
   private gslb: GslbNode | undefined;
   readonly role: RuntimeRole;
   private fleet: WorkerFleet | undefined;
-  /** Event hooks; absent in workers, whose events the primary announces (hooks would run once per worker). */
-  private readonly hooks: HookDispatcher | undefined;
+  /** Event hooks; never in workers, whose events the primary announces (hooks would run once per worker). */
+  private hooks: HookDispatcher | undefined;
 
   private constructor(config: BallastConfig, loggers: Loggers, role: RuntimeRole) {
     this.config = config;
     this.loggers = loggers;
     this.role = role;
-    // Workers always count, so that the primary can aggregate what they saw.
-    this.telemetry = config.admin === undefined && role !== 'worker' ? undefined : new Telemetry();
-    this.hooks = role === 'worker' ? undefined : new HookDispatcher(config.hooks, { logger: loggers.logger });
     this.events.subscribe((event) => {
       this.hooks?.handle(event);
       this.loggers.logger.info({ event }, event.type);
@@ -100,7 +101,14 @@ export class Runtime {
     const loggers = options.loggers ?? createLoggers(config.log);
     const runtime = new Runtime(config, loggers, role);
     try {
+      // Workers always count, so that the primary can aggregate what they saw.
+      if (config.admin !== undefined || role === 'worker') {
+        const { Telemetry } = await import('./telemetry.js');
+        runtime.telemetry = new Telemetry();
+      }
+      await runtime.updateHooks(config);
       if (config.admin !== undefined && role !== 'worker') {
+        const [{ AvailabilityLedger }, { AdminServer }] = await Promise.all([import('../admin/ledger.js'), import('../admin/api.js')]);
         runtime.ledger = AvailabilityLedger.open(resolvePath(config.dataDir), {
           onError: (error) => loggers.logger.error({ err: error }, 'availability ledger write failed'),
         });
@@ -113,6 +121,7 @@ export class Runtime {
       if (config.gslb !== undefined && role !== 'worker') {
         // A site must not announce itself down at boot only because its first health checks have not run yet.
         await runtime.firstVerdicts();
+        const { GslbNode } = await import('../gslb/index.js');
         runtime.gslb = new GslbNode(config.gslb, {
           localReady: () => runtime.hasServingServer(),
           logger: loggers.logger,
@@ -203,6 +212,18 @@ export class Runtime {
     return this.gslb.failback(site);
   }
 
+  /** Creates the hook dispatcher when hooks appear (never in workers), or hands it the new list. */
+  private async updateHooks(config: BallastConfig): Promise<void> {
+    if (this.role === 'worker') return;
+    if (this.hooks !== undefined) {
+      this.hooks.update(config.hooks);
+      return;
+    }
+    if (config.hooks.length === 0) return;
+    const { HookDispatcher } = await import('../hooks/dispatcher.js');
+    this.hooks = new HookDispatcher(config.hooks, { logger: this.loggers.logger });
+  }
+
   /** Lets a primary merge its workers' statuses and metrics into its own. */
   attachFleet(fleet: WorkerFleet): void {
     this.fleet = fleet;
@@ -258,6 +279,7 @@ export class Runtime {
         const telemetry = this.telemetry as Telemetry;
         telemetry.refreshPools(this.pools.values());
         if (this.fleet === undefined) return telemetry.render();
+        const { AggregatorRegistry } = await import('prom-client');
         const merged = AggregatorRegistry.aggregate([await telemetry.json(), ...(await this.fleet.metrics())] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
         return { contentType: merged.contentType, body: await merged.metrics() };
       },
@@ -303,7 +325,7 @@ export class Runtime {
     this.listeners.clear();
     for (const [name, listener] of bound) this.listeners.set(name, listener);
     this.config = next;
-    this.hooks?.update(next.hooks);
+    await this.updateHooks(next);
     this.events.publish({ type: 'config-reloaded', time: Date.now(), reason: next.source });
   }
 
