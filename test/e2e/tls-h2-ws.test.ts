@@ -180,3 +180,32 @@ describe('WebSocket', () => {
     assert.equal(seen?.headers['http2-settings'], undefined);
   });
 });
+
+describe('certificate reload', () => {
+  test('a reload with a new default certificate serves it to new connections', async (t) => {
+    const backend = await startBackend('web');
+    const listener = (first: string, second: string) => ({
+      name: 'secure',
+      protocol: 'https',
+      listen: '127.0.0.1:0',
+      tls: {
+        certificates: [
+          { cert: `${CERTS}/${first}.pem`, key: `${CERTS}/${first}-key.pem` },
+          { cert: `${CERTS}/${second}.pem`, key: `${CERTS}/${second}-key.pem` },
+        ],
+      },
+      routes: [{ pool: 'web' }],
+    });
+    const pools = [{ name: 'web', algorithm: 'round-robin', servers: [{ name: 'web', address: backend.address }] }];
+    const lb = await startBallast({ listeners: [listener('localhost', 'other-test')], pools });
+    t.after(async () => {
+      await lb.close();
+      await backend.close();
+    });
+    const port = lb.handle.address('secure')?.port as number;
+    assert.match((await subjectFor(port, ['-noservername'])).subject, /CN\s*=\s*localhost/);
+    await lb.handle.reload({ log: { level: 'silent', access: 'off' }, listeners: [listener('other-test', 'localhost')], pools });
+    assert.equal(lb.handle.address('secure')?.port, port, 'the socket is kept');
+    assert.match((await subjectFor(port, ['-noservername'])).subject, /CN\s*=\s*other\.test/);
+  });
+});
