@@ -12,6 +12,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import type { HostPort } from '../core/server.js';
+import { discoveryListSchema } from '../discovery/schema.js';
 import { checkCertificatePair } from './files.js';
 import { describeValue } from './issues.js';
 import { ALGORITHMS, RETRY_CONDITIONS } from './types.js';
@@ -582,55 +583,64 @@ const stickySchema = z
       : { type: 'source-ip' },
   );
 
-const poolSchema = z
-  .strictObject({
-    name: name('pool'),
-    algorithm: z.enum(ALGORITHMS).default('round-robin').describe('Balancing algorithm.'),
-    hashKey: z
-      .string()
-      .meta({ pattern: HASH_KEY_PATTERN })
-      .transform((text, ctx) => attempt(parseHashKey, text, ctx) ?? z.NEVER)
-      .optional()
-      .describe('consistent-hash: source-ip | path | header:NAME | cookie:NAME | query:NAME.'),
-    servers: z.array(serverSchema).min(1, { error: 'a pool needs at least one server' }),
-    healthCheck: healthCheckSchema.optional().describe('Active health check; none means servers are assumed healthy.'),
-    outlierDetection: outlierSchema.optional().describe('Passive ejection of servers that fail live traffic.'),
-    retries: retriesSchema,
-    stickySession: stickySchema.optional().describe('Keep a client on the server it was first sent to.'),
-    slowStart: duration('Ramp-up time of a new or recovered server; 0 turns it off.', 'allow-zero').prefault(0),
-    maxConnections: integer(1, 'Per server; further requests wait in the queue.').optional(),
-    queue: z
-      .strictObject({
-        size: integer(0, 'Requests that may wait for a free server; 0 refuses at once.').default(1000),
-        timeout: duration('Longest wait in the queue.').prefault('5s'),
-      })
-      .prefault({}),
-    timeouts: z
-      .strictObject({
-        connect: duration('Time to connect to a server.').prefault('2s'),
-        response: duration('Time to the response headers.').prefault('30s'),
-        idle: duration('Idle time of a pooled keep-alive connection.').prefault('60s'),
-      })
-      .prefault({}),
-    panicThreshold: percent('Below this percentage of healthy primaries, all servers get traffic.').optional(),
-  })
-  .transform(
-    (pool): PoolConfig => ({
-      name: pool.name,
-      algorithm: pool.algorithm,
-      hashKey: pool.algorithm === 'consistent-hash' ? (pool.hashKey ?? { kind: 'source-ip' }) : undefined,
-      servers: pool.servers,
-      healthCheck: pool.healthCheck,
-      outlierDetection: pool.outlierDetection,
-      retries: pool.retries,
-      stickySession: pool.stickySession,
-      slowStart: pool.slowStart,
-      maxConnections: pool.maxConnections,
-      queue: pool.queue,
-      timeouts: pool.timeouts,
-      panicThreshold: pool.panicThreshold,
-    }),
-  );
+function poolSchema(options: SchemaOptions) {
+  return z
+    .strictObject({
+      name: name('pool'),
+      algorithm: z.enum(ALGORITHMS).default('round-robin').describe('Balancing algorithm.'),
+      hashKey: z
+        .string()
+        .meta({ pattern: HASH_KEY_PATTERN })
+        .transform((text, ctx) => attempt(parseHashKey, text, ctx) ?? z.NEVER)
+        .optional()
+        .describe('consistent-hash: source-ip | path | header:NAME | cookie:NAME | query:NAME.'),
+      servers: z.array(serverSchema).default([]),
+      discovery: discoveryListSchema(options).default([]),
+      healthCheck: healthCheckSchema.optional().describe('Active health check; none means servers are assumed healthy.'),
+      outlierDetection: outlierSchema.optional().describe('Passive ejection of servers that fail live traffic.'),
+      retries: retriesSchema,
+      stickySession: stickySchema.optional().describe('Keep a client on the server it was first sent to.'),
+      slowStart: duration('Ramp-up time of a new or recovered server; 0 turns it off.', 'allow-zero').prefault(0),
+      maxConnections: integer(1, 'Per server; further requests wait in the queue.').optional(),
+      queue: z
+        .strictObject({
+          size: integer(0, 'Requests that may wait for a free server; 0 refuses at once.').default(1000),
+          timeout: duration('Longest wait in the queue.').prefault('5s'),
+        })
+        .prefault({}),
+      timeouts: z
+        .strictObject({
+          connect: duration('Time to connect to a server.').prefault('2s'),
+          response: duration('Time to the response headers.').prefault('30s'),
+          idle: duration('Idle time of a pooled keep-alive connection.').prefault('60s'),
+        })
+        .prefault({}),
+      panicThreshold: percent('Below this percentage of healthy primaries, all servers get traffic.').optional(),
+    })
+    .superRefine((pool, ctx) => {
+      if (pool.servers.length === 0 && pool.discovery.length === 0) {
+        fail(ctx, 'a pool needs at least one server or a discovery source', pool.servers, ['servers']);
+      }
+    })
+    .transform(
+      (pool): PoolConfig => ({
+        name: pool.name,
+        algorithm: pool.algorithm,
+        hashKey: pool.algorithm === 'consistent-hash' ? (pool.hashKey ?? { kind: 'source-ip' }) : undefined,
+        servers: pool.servers,
+        healthCheck: pool.healthCheck,
+        outlierDetection: pool.outlierDetection,
+        retries: pool.retries,
+        stickySession: pool.stickySession,
+        slowStart: pool.slowStart,
+        maxConnections: pool.maxConnections,
+        queue: pool.queue,
+        timeouts: pool.timeouts,
+        panicThreshold: pool.panicThreshold,
+        discovery: pool.discovery,
+      }),
+    );
+}
 
 // ---------------------------------------------------------------- gslb
 
@@ -883,7 +893,7 @@ export function createConfigSchema(options: SchemaOptions): z.ZodType<BallastCon
     .strictObject({
       admin: adminSchema.optional().describe('REST API, dashboard and Prometheus metrics.'),
       listeners: z.array(listenerSchema(options)).default([]),
-      pools: z.array(poolSchema).default([]),
+      pools: z.array(poolSchema(options)).default([]),
       gslb: gslbSchema.optional().describe('Cross-site failover: heartbeats and DNS answers.'),
       hooks: z.array(hookSchema(options)).default([]).describe('Programs and webhooks told about events.'),
       log: logSchema,

@@ -7,6 +7,16 @@
  */
 import type { BallastEventType } from '../core/events.js';
 import type { HostPort } from '../core/server.js';
+import type { DiscoveryConfig } from '../discovery/types.js';
+
+export type {
+  AddressDiscoveryConfig,
+  AddressFamily,
+  DiscoveryConfig,
+  DnsDiscoveryConfig,
+  FileDiscoveryConfig,
+  SrvDiscoveryConfig,
+} from '../discovery/types.js';
 
 /** Milliseconds. */
 export type Millis = number;
@@ -260,6 +270,8 @@ export interface PoolConfig {
   };
   /** Percent of healthy primaries below which all servers get traffic (Envoy panic mode). undefined = off. */
   readonly panicThreshold: number | undefined;
+  /** Sources of further servers (DNS, watched files), merged after `servers`. Empty = static servers only. */
+  readonly discovery: readonly DiscoveryConfig[];
 }
 
 export interface GslbTargetConfig {

@@ -204,6 +204,8 @@ export async function runWorker(file: string): Promise<number> {
       }
     }
   });
+  // State sent while this worker was starting was not heard (discovery may have delayed the start): ask again.
+  sendToPrimary({ t: 'hello' });
   const reporter = setInterval(() => sendToPrimary({ t: 'status', status: runtime.status() }), STATUS_INTERVAL_MS);
   reporter.unref();
   sendToPrimary({ t: 'status', status: runtime.status() });

@@ -20,9 +20,13 @@ import type { HookDispatcher } from '../hooks/dispatcher.js';
 import { createLoggers, type Loggers } from './logging.js';
 import type { Telemetry } from './telemetry.js';
 import type { GslbNode } from '../gslb/index.js';
+import { DiscoveryBinding } from '../discovery/index.js';
 import { mergeWorkerStatuses, type PoolStatus, type RuntimeStatus } from './status.js';
 
 type Listener = HttpListener | TcpListener;
+
+/** How long start-up waits for the first answers of the pools' discovery sources. */
+const DISCOVERY_READY_MS = 5000;
 
 /**
  * How a runtime takes part in a multi-process deployment (`workers`):
@@ -65,6 +69,10 @@ export class Runtime {
   private config: BallastConfig;
   private readonly loggers: Loggers;
   private readonly pools = new Map<string, Pool>();
+  /** Discovery of the pools that have a `discovery` list, by pool name. */
+  private readonly discoveries = new Map<string, DiscoveryBinding>();
+  /** The latest server states from the primary (workers), re-applied to servers discovery adds. */
+  private lastSnapshots: Readonly<Record<string, Readonly<Record<string, ServerSnapshot>>>> = {};
   private readonly listeners = new Map<string, Listener>();
   private readonly startedAt = new Date();
   private closing: Promise<void> | undefined;
@@ -117,6 +125,7 @@ export class Runtime {
         loggers.logger.info({ address: formatHostPort(config.admin.listen) }, 'admin API listening');
       }
       for (const poolConfig of config.pools) runtime.pools.set(poolConfig.name, runtime.createPool(poolConfig));
+      await Promise.all([...runtime.discoveries.values()].map((binding) => binding.ready(DISCOVERY_READY_MS)));
       if (options.initialSnapshots !== undefined) runtime.applySnapshots(options.initialSnapshots);
       if (config.gslb !== undefined && role !== 'worker') {
         // A site must not announce itself down at boot only because its first health checks have not run yet.
@@ -238,6 +247,7 @@ export class Runtime {
 
   /** Applies a primary's snapshots (workers). */
   applySnapshots(snapshots: Readonly<Record<string, Readonly<Record<string, ServerSnapshot>>>>): void {
+    this.lastSnapshots = snapshots;
     for (const [name, snapshot] of Object.entries(snapshots)) this.pools.get(name)?.applySnapshot(snapshot);
   }
 
@@ -343,7 +353,7 @@ export class Runtime {
         this.pools.set(config.name, this.createPool(config));
       } else if (samePolicy(existing.config, config)) {
         existing.config = config;
-        existing.applyServers(config.servers);
+        this.bindDiscovery(existing, config);
       } else {
         const replacement = this.createPool(config);
         replacement.adopt(existing);
@@ -352,6 +362,7 @@ export class Runtime {
     }
     for (const [name, pool] of this.pools) {
       if (names.has(name)) continue;
+      this.unbindDiscovery(name);
       pool.retireAll('removed by reload');
       this.pools.delete(name);
     }
@@ -372,7 +383,7 @@ export class Runtime {
         address: formatHostPort({ host: listener.address.address, port: listener.address.port }),
         inFlight: listener.inFlight,
       })),
-      pools: [...this.pools.values()].map(poolStatus),
+      pools: [...this.pools.values()].map((pool) => poolStatus(pool, this.discoveries.get(pool.name))),
     };
   }
 
@@ -381,6 +392,7 @@ export class Runtime {
     this.closing ??= (async () => {
       // Hooks work through their queues while the listeners drain, within the same time.
       await Promise.all([...[...this.listeners.values()].map((listener) => listener.close(drainMs)), this.hooks?.close(drainMs)]);
+      await Promise.all([...this.discoveries.values()].map((binding) => binding.stop()));
       await Promise.all([...this.pools.values()].map(async (pool) => {
         await pool.stop();
         await closePoolClients(pool);
@@ -405,7 +417,44 @@ export class Runtime {
       ...(telemetry === undefined ? {} : { onCheck: (_pool: Pool, server: PoolServer, result: CheckResult) => telemetry.healthCheck(server, result) }),
     });
     pool.start();
+    this.bindDiscovery(pool, config);
     return pool;
+  }
+
+  /**
+   * Gives `pool` its servers: the static list, plus what discovery finds
+   * when the config has a `discovery` list. Sources whose settings did not
+   * change keep running across reloads.
+   */
+  private bindDiscovery(pool: Pool, config: PoolConfig): void {
+    const binding = this.discoveries.get(config.name);
+    if (config.discovery.length === 0) {
+      this.unbindDiscovery(config.name);
+      pool.applyServers(config.servers);
+      return;
+    }
+    if (binding !== undefined) {
+      binding.attach(pool, config);
+      return;
+    }
+    this.discoveries.set(
+      config.name,
+      new DiscoveryBinding(pool, config, {
+        logger: this.loggers.logger,
+        // A worker adds discovered servers itself; their health comes from the primary.
+        onApplied: (target) => {
+          const snapshot = this.lastSnapshots[target.name];
+          if (this.role === 'worker' && snapshot !== undefined) target.applySnapshot(snapshot);
+        },
+      }),
+    );
+  }
+
+  private unbindDiscovery(name: string): void {
+    const binding = this.discoveries.get(name);
+    if (binding === undefined) return;
+    this.discoveries.delete(name);
+    void binding.stop();
   }
 
   private createListener(config: ListenerConfig): Listener {
@@ -445,9 +494,9 @@ export class Runtime {
   }
 }
 
-/** True when two pool configs differ at most in their servers and per-server connection limit. */
+/** True when two pool configs differ at most in their servers, discovery sources and per-server connection limit. */
 function samePolicy(a: PoolConfig, b: PoolConfig): boolean {
-  const policy = (config: PoolConfig): string => JSON.stringify({ ...config, servers: undefined, maxConnections: undefined });
+  const policy = (config: PoolConfig): string => JSON.stringify({ ...config, servers: undefined, discovery: undefined, maxConnections: undefined });
   return policy(a) === policy(b);
 }
 
@@ -459,12 +508,13 @@ async function closePoolClients(pool: Pool): Promise<void> {
   await Promise.all([...pool.list()].map((server) => server.httpClient?.close()));
 }
 
-function poolStatus(pool: Pool): PoolStatus {
+function poolStatus(pool: Pool, discovery: DiscoveryBinding | undefined): PoolStatus {
   return {
     name: pool.name,
     algorithm: pool.config.algorithm,
     health: pool.health,
     inFlight: pool.inFlight,
+    ...(discovery === undefined ? {} : { discovery: discovery.status() }),
     servers: [...pool.list()].map((server) => ({
       name: server.name,
       address: formatHostPort(server.address),

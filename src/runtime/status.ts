@@ -1,4 +1,5 @@
 import type { ServerState } from '../core/server.js';
+import type { PoolDiscoveryStatus } from '../discovery/index.js';
 import type { GslbStatus } from '../gslb/index.js';
 import type { PoolHealth } from '../pools/pool.js';
 
@@ -27,6 +28,8 @@ export interface PoolStatus {
   readonly health: PoolHealth;
   readonly inFlight: number;
   readonly servers: readonly ServerStatus[];
+  /** Each discovery source's state, when the pool has a `discovery` list. */
+  readonly discovery?: PoolDiscoveryStatus;
 }
 
 export interface ServerStatus {

@@ -137,7 +137,7 @@ describe('schema errors point at the offending YAML', () => {
     assert.deepEqual(errorLines(pools), [
       `${FILE}:10:53: expected an integer, got 1.5`,
       `${FILE}:11:53: must be at least 0, got -1`,
-      `${FILE}:13:14: a pool needs at least one server`,
+      `${FILE}:13:14: a pool needs at least one server or a discovery source`,
     ]);
   });
 

@@ -67,6 +67,7 @@ describe('defaults', () => {
           queue: { size: 1000, timeout: 5000 },
           timeouts: { connect: 2000, response: 30_000, idle: 60_000 },
           panicThreshold: undefined,
+          discovery: [],
         },
       ],
       gslb: undefined,
