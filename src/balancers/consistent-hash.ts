@@ -1,7 +1,6 @@
 import type { BalancerTarget } from '../core/server.js';
-import { hashKey } from './hash.js';
-import { MaglevSelector } from './maglev.js';
-import type { Balancer, PickContext } from './types.js';
+import { KeyedMaglevBalancer } from './maglev.js';
+import type { PickContext } from './types.js';
 
 /**
  * `consistent-hash`: requests with the same `hashKey` (the pool's
@@ -19,31 +18,8 @@ import type { Balancer, PickContext } from './types.js';
  * pick: O(length of the key) to hash it, then O(1); see MaglevSelector for
  * the fallback bound.
  */
-export class ConsistentHashBalancer<T extends BalancerTarget> implements Balancer<T> {
-  private readonly selector = new MaglevSelector<T>();
-
-  add(target: T): void {
-    this.selector.add(target);
-  }
-
-  remove(target: T): void {
-    this.selector.remove(target);
-  }
-
-  setUp(target: T): void {
-    this.selector.setUp(target);
-  }
-
-  setDown(target: T): void {
-    this.selector.setDown(target);
-  }
-
-  reweight(target: T): void {
-    this.selector.reweight(target);
-  }
-
-  pick(ctx: PickContext): T | null {
-    const key = ctx.hashKey;
-    return key === undefined ? this.selector.pickWithoutKey() : this.selector.pickByHash(hashKey(key));
+export class ConsistentHashBalancer<T extends BalancerTarget> extends KeyedMaglevBalancer<T> {
+  protected keyOf(ctx: PickContext): string | undefined {
+    return ctx.hashKey;
   }
 }

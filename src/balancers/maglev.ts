@@ -1,7 +1,7 @@
 import type { BalancerTarget } from '../core/server.js';
-import { fmix32, hashString } from './hash.js';
+import { fmix32, hashKey, hashString } from './hash.js';
 import { RoundRobinBalancer } from './round-robin.js';
-import { isPickableWeight } from './types.js';
+import { isPickableWeight, type Balancer, type PickContext } from './types.js';
 
 /** Entries of a Maglev lookup table; a prime, as the permutations require. */
 export const MAGLEV_TABLE_SIZE = 65537;
@@ -223,5 +223,41 @@ export class MaglevSelector<T extends BalancerTarget> {
     this.inTable = chosen;
     this.builtWeights = weights;
     this.stale = false;
+  }
+}
+
+/**
+ * A balancer that maps a per-request key through a MaglevSelector; the
+ * subclass says which key. A request without a key is served round robin.
+ */
+export abstract class KeyedMaglevBalancer<T extends BalancerTarget> implements Balancer<T> {
+  private readonly selector = new MaglevSelector<T>();
+
+  /** The key of this request, or undefined when it has none. */
+  protected abstract keyOf(ctx: PickContext): string | undefined;
+
+  add(target: T): void {
+    this.selector.add(target);
+  }
+
+  remove(target: T): void {
+    this.selector.remove(target);
+  }
+
+  setUp(target: T): void {
+    this.selector.setUp(target);
+  }
+
+  setDown(target: T): void {
+    this.selector.setDown(target);
+  }
+
+  reweight(target: T): void {
+    this.selector.reweight(target);
+  }
+
+  pick(ctx: PickContext): T | null {
+    const key = this.keyOf(ctx);
+    return key === undefined ? this.selector.pickWithoutKey() : this.selector.pickByHash(hashKey(key));
   }
 }

@@ -1,7 +1,6 @@
 import type { BalancerTarget } from '../core/server.js';
-import { hashKey } from './hash.js';
-import { MaglevSelector } from './maglev.js';
-import type { Balancer, PickContext } from './types.js';
+import { KeyedMaglevBalancer } from './maglev.js';
+import type { PickContext } from './types.js';
 
 /**
  * `source-ip`: each client address sticks to one server. The address is the
@@ -19,31 +18,8 @@ import type { Balancer, PickContext } from './types.js';
  * pick: O(length of the address) to hash it, then O(1); see MaglevSelector
  * for the fallback bound.
  */
-export class SourceIpBalancer<T extends BalancerTarget> implements Balancer<T> {
-  private readonly selector = new MaglevSelector<T>();
-
-  add(target: T): void {
-    this.selector.add(target);
-  }
-
-  remove(target: T): void {
-    this.selector.remove(target);
-  }
-
-  setUp(target: T): void {
-    this.selector.setUp(target);
-  }
-
-  setDown(target: T): void {
-    this.selector.setDown(target);
-  }
-
-  reweight(target: T): void {
-    this.selector.reweight(target);
-  }
-
-  pick(ctx: PickContext): T | null {
-    const address = ctx.clientAddress;
-    return address === '' ? this.selector.pickWithoutKey() : this.selector.pickByHash(hashKey(address));
+export class SourceIpBalancer<T extends BalancerTarget> extends KeyedMaglevBalancer<T> {
+  protected keyOf(ctx: PickContext): string | undefined {
+    return ctx.clientAddress === '' ? undefined : ctx.clientAddress;
   }
 }
