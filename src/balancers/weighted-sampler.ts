@@ -1,3 +1,7 @@
+import { systemRandom, type Random } from '../core/random.js';
+import type { BalancerTarget } from '../core/server.js';
+import { Roster } from './roster.js';
+import type { Balancer, PickContext } from './types.js';
 /**
  * Weighted sampling in O(1) per draw with Vose's alias method: index i is
  * returned with probability weights[i] / sum(weights). Building costs O(n);
@@ -65,5 +69,61 @@ export class WeightedSampler {
     const x = u * this.count;
     const column = Math.floor(x);
     return x - column < this.probability[column]! ? column : this.alias[column]!;
+  }
+}
+
+/**
+ * Shared machinery of the balancers that draw servers at random in
+ * proportion to their weights (`random`, `power-of-two`): membership in a
+ * roster, and an alias-method sampler over the eligible servers, rebuilt
+ * lazily (O(n)) on the first pick after any change.
+ */
+export abstract class WeightedDrawBalancer<T extends BalancerTarget> implements Balancer<T> {
+  private readonly roster = new Roster<T>();
+  private readonly sampler = new WeightedSampler();
+  private seenVersion = -1;
+  private eligible: readonly T[] = [];
+
+  constructor(protected readonly random: Random = systemRandom) {}
+
+  add(target: T): void {
+    this.roster.add(target);
+  }
+
+  remove(target: T): void {
+    this.roster.remove(target);
+  }
+
+  setUp(target: T): void {
+    this.roster.setUp(target);
+  }
+
+  setDown(target: T): void {
+    this.roster.setDown(target);
+  }
+
+  reweight(target: T): void {
+    this.roster.reweight(target);
+  }
+
+  abstract pick(ctx?: PickContext): T | null;
+
+  /** The eligible servers, current as of this call. */
+  protected get list(): readonly T[] {
+    if (this.roster.version !== this.seenVersion) this.sync();
+    return this.eligible;
+  }
+
+  /** An index into `list`, drawn in proportion to weight. Call after reading `list`. O(1). */
+  protected draw(): number {
+    return this.sampler.sample(this.random());
+  }
+
+  private sync(): void {
+    this.seenVersion = this.roster.version;
+    this.eligible = this.roster.eligible();
+    const weights = new Float64Array(this.eligible.length);
+    for (let i = 0; i < this.eligible.length; i++) weights[i] = this.eligible[i]!.weight;
+    this.sampler.reset(weights, this.eligible.length);
   }
 }
