@@ -144,6 +144,40 @@ const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 const kSession = Symbol('ballast.tcpSession');
 type SessionSocket = Socket & { [kSession]?: TcpSession | undefined };
 
+/**
+ * Read buffers of the server sockets, shared by every session. A server
+ * socket reads into a buffer lent from here (`onread`), the bytes go to the
+ * client straight from that memory, and the buffer comes back once the write
+ * has finished. Bulk transfers from servers then allocate nothing per read:
+ * otherwise every read is a fresh 64 KiB allocation outside the JavaScript
+ * heap, and that churn makes V8 run a full garbage collection for about
+ * every 64 MiB forwarded and glibc hand the memory back to the kernel and
+ * fault it in again, which together cost more CPU than the copying itself.
+ *
+ * A socket always holds the buffer for its next read, so a quiet connection
+ * holds a small one; after a read that filled its buffer, the next read gets
+ * a large one. Spare buffers are kept up to a bound; beyond it they are left
+ * to the garbage collector. Take and give are O(1).
+ */
+const SMALL_READ_BUFFER = 4 * 1024;
+const LARGE_READ_BUFFER = 64 * 1024;
+const spareSmallBuffers: Buffer[] = [];
+const spareLargeBuffers: Buffer[] = [];
+/** At most 4 MiB of spare buffers of each size. */
+const MAX_SPARE_SMALL = 1024;
+const MAX_SPARE_LARGE = 64;
+
+function takeReadBuffer(large: boolean): Buffer {
+  return (large ? spareLargeBuffers.pop() : spareSmallBuffers.pop()) ?? Buffer.allocUnsafeSlow(large ? LARGE_READ_BUFFER : SMALL_READ_BUFFER);
+}
+
+/** Precondition: nothing reads into or writes from `buffer` any more. */
+function giveReadBuffer(buffer: Buffer): void {
+  if (buffer.length === LARGE_READ_BUFFER) {
+    if (spareLargeBuffers.length < MAX_SPARE_LARGE) spareLargeBuffers.push(buffer);
+  } else if (spareSmallBuffers.length < MAX_SPARE_SMALL) spareSmallBuffers.push(buffer);
+}
+
 function onClientError(this: SessionSocket, error: NodeJS.ErrnoException): void {
   this[kSession]?.clientFailed(error);
 }
@@ -164,6 +198,12 @@ function onUpstreamClose(this: SessionSocket): void {
 }
 function onUpstreamTimeout(this: SessionSocket): void {
   this[kSession]?.upstreamTimedOut();
+}
+function onUpstreamEnd(this: SessionSocket): void {
+  this[kSession]?.serverEnded();
+}
+function onClientDrain(this: SessionSocket): void {
+  this[kSession]?.clientDrained();
 }
 
 function errorReason(side: 'client' | 'server', error: NodeJS.ErrnoException): string {
@@ -195,8 +235,9 @@ export class TcpSession implements QueueWaiter {
   private clientOpen = true;
   private clientAddress: string;
   private clientPort: number;
-  private localAddress: string;
-  private localPort: number;
+  /** The address the client connected to; read from the socket (a getsockname call) only when a PROXY header needs it. */
+  private localAddress: string | undefined;
+  private localPort = 0;
   /** Bytes of an accepted PROXY header, not counted as client data. */
   private headerBytes = 0;
   private server: PoolServer | undefined;
@@ -213,6 +254,14 @@ export class TcpSession implements QueueWaiter {
   private status = 0;
   private error: string | undefined;
   private finished = false;
+  /** The pooled buffer the current server socket will read into next; undefined between reads. */
+  private readBuffer: Buffer | undefined;
+  /** Whether the last read from the server filled its buffer: then the next read gets a large one. */
+  private lastReadFilled = false;
+  /** Pooled buffers whose bytes are being written to the client, in write order. */
+  private readonly sending: Buffer[] = [];
+  /** Write callback of those writes: each completion gives back the oldest buffer. Bound once per session. */
+  private onSent: (() => void) | undefined;
   /** Counters of the server this session is connected to. */
   serverCounters: TcpServerCounters | undefined;
 
@@ -225,8 +274,6 @@ export class TcpSession implements QueueWaiter {
     this.pool = context.pool;
     this.clientAddress = normalizeIp(client.remoteAddress ?? '');
     this.clientPort = client.remotePort ?? 0;
-    this.localAddress = normalizeIp(client.localAddress ?? '');
-    this.localPort = client.localPort ?? 0;
     this.ctx = this.pickContext();
   }
 
@@ -343,6 +390,11 @@ export class TcpSession implements QueueWaiter {
       port: server.address.port,
       allowHalfOpen: true,
       noDelay: true,
+      // Server bytes are read into pooled buffers (see takeReadBuffer) and forwarded by serverData.
+      onread: {
+        buffer: () => this.lendReadBuffer(),
+        callback: (nread: number, buffer: Uint8Array) => this.serverData(nread, buffer as Buffer),
+      },
     });
     upstream[kSession] = this;
     upstream.setTimeout(this.pool.config.timeouts.connect);
@@ -386,6 +438,10 @@ export class TcpSession implements QueueWaiter {
     upstream.setTimeout(this.context.idleTimeoutMs);
     const version = this.context.proxyProtocol;
     if (version !== undefined) {
+      if (this.localAddress === undefined) {
+        this.localAddress = normalizeIp(this.client.localAddress ?? '');
+        this.localPort = this.client.localPort ?? 0;
+      }
       upstream.write(
         encodeProxyHeader(
           version,
@@ -394,10 +450,46 @@ export class TcpSession implements QueueWaiter {
         ),
       );
     }
-    // pipe() carries backpressure both ways and forwards each side's end as a
-    // half-close; allowHalfOpen keeps the other direction flowing meanwhile.
+    // Client to server: pipe() carries backpressure and forwards the end as a
+    // half-close. Server to client: serverData writes each read, a full
+    // client pauses the server socket until it drains, and the server's end
+    // becomes the client's half-close. allowHalfOpen keeps the other
+    // direction flowing after one has ended.
     this.client.pipe(upstream);
-    upstream.pipe(this.client);
+    this.client.on('drain', onClientDrain);
+    upstream.on('end', onUpstreamEnd);
+  }
+
+  /** Called by the server socket before each read (and once when it is created). */
+  private lendReadBuffer(): Buffer {
+    const buffer = takeReadBuffer(this.lastReadFilled);
+    this.readBuffer = buffer;
+    return buffer;
+  }
+
+  /**
+   * The server socket read `nread` bytes into `buffer`: write them to the
+   * client from that memory, which stays lent until the write has finished.
+   * Returns false, pausing the server socket, when the client's write buffer
+   * is full; the client's `drain` resumes it.
+   */
+  private serverData(nread: number, buffer: Buffer): boolean {
+    this.readBuffer = undefined;
+    this.lastReadFilled = nread === buffer.length;
+    this.sending.push(buffer);
+    this.onSent ??= () => {
+      const sent = this.sending.shift();
+      if (sent !== undefined) giveReadBuffer(sent);
+    };
+    return this.client.write(buffer.subarray(0, nread), this.onSent);
+  }
+
+  /** Gives back the buffer the closed (or abandoned) server socket would have read into next. */
+  private releaseReadBuffer(): void {
+    const buffer = this.readBuffer;
+    if (buffer === undefined) return;
+    this.readBuffer = undefined;
+    giveReadBuffer(buffer);
   }
 
   upstreamFailed(error: NodeJS.ErrnoException): void {
@@ -408,6 +500,16 @@ export class TcpSession implements QueueWaiter {
     this.serverFailed = true;
     this.error ??= errorReason('server', error);
     if (!this.client.destroyed) this.client.resetAndDestroy();
+  }
+
+  /** The server finished sending: pass the half-close on to the client. */
+  serverEnded(): void {
+    this.client.end();
+  }
+
+  /** The client took everything written to it: the server socket, paused by serverData, may read again. */
+  clientDrained(): void {
+    this.upstream?.resume();
   }
 
   upstreamTimedOut(): void {
@@ -421,6 +523,7 @@ export class TcpSession implements QueueWaiter {
     const server = this.server as PoolServer;
     upstream[kSession] = undefined;
     upstream.destroy();
+    this.releaseReadBuffer();
     this.upstream = undefined;
     this.pool.end(server, performance.now() - this.attemptStartedAt, true);
     this.context.stats.listener.connectErrors++;
@@ -492,6 +595,7 @@ export class TcpSession implements QueueWaiter {
       // The client left while we were still connecting: abandon the attempt.
       upstream[kSession] = undefined;
       upstream.destroy();
+      this.releaseReadBuffer();
       this.upstream = undefined;
       this.pool.end(this.server as PoolServer, performance.now() - this.attemptStartedAt, false);
       this.status = 499;
@@ -505,6 +609,7 @@ export class TcpSession implements QueueWaiter {
 
   upstreamClosed(): void {
     this.upstream = undefined;
+    this.releaseReadBuffer();
     this.maybeFinish();
   }
 
