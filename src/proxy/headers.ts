@@ -10,6 +10,9 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
 /** Names a client header list may contain that the proxy replaces with its own values. */
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 
+/** Other client-address headers servers are known to trust; kept only from trusted proxies. */
+const CLIENT_ADDRESS = new Set(['forwarded', 'x-real-ip']);
+
 /** Added to Via (RFC 9110 §7.6.3). */
 const VIA_ENTRY = '1.1 ballast';
 
@@ -35,14 +38,21 @@ export interface ForwardingInfo {
   /** Whether that peer is a trusted proxy whose X-Forwarded-* headers we keep. */
   readonly peerTrusted: boolean;
   readonly protocol: 'http' | 'https';
+  /** Remove header fields whose name contains `_` (the listener's `underscoreHeaders: drop`). */
+  readonly dropUnderscore: boolean;
 }
 
 /**
  * Builds the header list sent to the server: hop-by-hop headers and every
  * header named in Connection are removed first, then X-Forwarded-For/-Proto/
  * -Host and Via are added. A client's own X-Forwarded-* survive only when the
- * peer is trusted; otherwise they are replaced, so a client cannot forge them.
- * `Expect` is consumed here (Node already answered 100-continue).
+ * peer is trusted; otherwise they are replaced, so a client cannot forge them
+ * (and Forwarded and X-Real-IP, which Ballast does not set, are removed).
+ * `Expect` is consumed here (Node already answered 100-continue). Connection
+ * cannot remove Host: Host is end-to-end, and a request without it would reach
+ * the server with a Host of the proxy's choosing. Names with `_` are dropped
+ * when asked, since servers that map `-` to `_` (CGI, PHP, many frameworks)
+ * would read `X_Forwarded_For` as `X-Forwarded-For`. O(headers).
  */
 export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingInfo): string[] {
   const named = connectionTokens(raw);
@@ -62,7 +72,9 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
       continue;
     }
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'expect' || (named !== null && named.has(lower))) continue;
+    if (HOP_BY_HOP.has(lower) || lower === 'expect' || (named !== null && lower !== 'host' && named.has(lower))) continue;
+    if (info.dropUnderscore && lower.includes('_')) continue;
+    if (!info.peerTrusted && CLIENT_ADDRESS.has(lower)) continue;
     if (FORWARDED.has(lower)) {
       if (!info.peerTrusted) continue;
       if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
@@ -92,10 +104,15 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
 /**
  * Converts a server's raw response headers to the list sent to the client,
  * without hop-by-hop headers or those the server named in Connection.
+ * Returns null when the response uses a transfer coding other than a single
+ * `chunked`: its body would reach the client still encoded (the coding is
+ * hop-by-hop and removed), and a stacked or unknown coding is a sign of a
+ * broken or hostile server. O(headers).
  */
-export function downstreamResponseHeaders(raw: readonly Buffer[]): string[] {
+export function downstreamResponseHeaders(raw: readonly Buffer[]): string[] | null {
   const out: string[] = [];
   let named: Set<string> | null = null;
+  let codings = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1');
     const value = (raw[i + 1] as Buffer).toString('latin1');
@@ -105,6 +122,7 @@ export function downstreamResponseHeaders(raw: readonly Buffer[]): string[] {
       for (const token of value.split(',')) named.add(token.trim().toLowerCase());
       continue;
     }
+    if (lower === 'transfer-encoding' && (++codings > 1 || value.trim().toLowerCase() !== 'chunked')) return null;
     if (HOP_BY_HOP.has(lower)) continue;
     out.push(name, value);
   }

@@ -10,7 +10,9 @@ import { parseCookieHeader } from '../router/matchers.js';
 import type { QueueWaiter } from '../pools/queue.js';
 import type { PoolServer } from '../pools/server.js';
 import type { RequestTelemetry } from '../runtime/telemetry.js';
+import { BallastError, ErrorCodes } from '../core/errors.js';
 import type { AccessLogWriter } from './access-log.js';
+import { guardRequestBody, type BodyGuardOwner, type BodyLimits } from './body-guard.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { sendPlain } from './responses.js';
 import { classifyUpstreamError, statusCondition, type UpstreamFailure } from './upstream-errors.js';
@@ -22,12 +24,28 @@ export interface ListenerContext {
   readonly isTrusted: (address: string) => boolean;
   readonly accessLog: AccessLogWriter | undefined;
   readonly telemetry: RequestTelemetry | undefined;
+  /** Limits on request bodies (size, total time, idle time). */
+  readonly body: BodyLimits;
+  /** Remove request header fields whose name contains `_`. */
+  readonly dropUnderscore: boolean;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
+/** Informational (1xx) responses tolerated before the final one; undici restarts its header timer on each. */
+const MAX_INFORMATIONAL = 8;
+
 /** Retries per second allowed regardless of traffic, so a quiet pool can still fail over. */
 const MIN_RETRIES_PER_SECOND = 3;
+
+/**
+ * An HTTP/2 request may carry a body without Content-Length: it has one
+ * unless its HEADERS frame ended the stream.
+ */
+function hasUndeclaredBody(req: IncomingMessage): boolean {
+  const stream = (req as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream;
+  return stream !== undefined && stream.endAfterHeaders === false;
+}
 
 /** Creates the keep-alive connection pool Ballast uses to talk to one server. */
 export function createUpstreamClient(server: PoolServer, config: PoolConfig): UndiciPool {
@@ -64,7 +82,7 @@ export function proxyHttpRequest(req: IncomingMessage, res: ServerResponse, pool
  * Invariants: `pool.begin` and `pool.end` pair exactly once per attempt;
  * `finish` runs exactly once per exchange.
  */
-class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
+class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuardOwner {
   private readonly startedAt = performance.now();
   private readonly headers: string[];
   private readonly clientAddress: string;
@@ -82,6 +100,7 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   private discarding = false;
   private retryStatus: number | undefined;
   private retries = 0;
+  private informational = 0;
   private bytesSent = 0;
   private finished = false;
   private clientGone = false;
@@ -108,6 +127,7 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       peerAddress: peer,
       peerTrusted: listener.isTrusted(peer),
       protocol: listener.protocol,
+      dropUnderscore: listener.dropUnderscore,
     });
   }
 
@@ -116,7 +136,7 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     this.res.on('close', onClientClose);
     const req = this.req;
     const length = req.headers['content-length'];
-    const chunked = req.headers['transfer-encoding'] !== undefined;
+    const chunked = req.headers['transfer-encoding'] !== undefined || (length === undefined && hasUndeclaredBody(req));
     if (!chunked && (length === undefined || length === '0')) {
       this.attempt();
       return;
@@ -124,9 +144,11 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     const retries = this.pool.config.retries;
     if (!chunked && retries.attempts > 0 && Number(length) <= retries.bufferBytes) {
       this.bufferBody();
+      guardRequestBody(req, this.listener.body, this);
       return;
     }
     this.body = req;
+    guardRequestBody(req, this.listener.body, this);
     this.attempt();
   }
 
@@ -214,6 +236,11 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200 || statusCode > 599) {
+      // 1xx answers are not forwarded; a flood of them, or a status outside 1xx-5xx, is a broken server.
+      if (statusCode > 599 || ++this.informational > MAX_INFORMATIONAL) this.protocolFailure(`status ${statusCode}`);
+      return true;
+    }
     const latency = performance.now() - this.attemptStartedAt;
     this.upstreamMs = latency;
     const condition = statusCondition(statusCode);
@@ -223,12 +250,17 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
       this.retryStatus = statusCode;
       return true;
     }
+    const headers = downstreamResponseHeaders(rawHeaders);
+    if (headers === null) {
+      this.protocolFailure('transfer coding other than chunked');
+      return true;
+    }
     this.status = statusCode;
     this.resumeUpstream = resume;
-    const headers = downstreamResponseHeaders(rawHeaders);
     const cookie = this.pool.stickyCookie;
     if (cookie !== undefined) this.renewStickyCookie(cookie, headers);
-    this.res.writeHead(statusCode, statusText === '' ? undefined : statusText, headers);
+    // HTTP/2 has no reason phrase (Node warns when given one).
+    this.res.writeHead(statusCode, statusText === '' || 'stream' in this.res ? undefined : statusText, headers);
     return true;
   }
 
@@ -294,8 +326,12 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
   private canRetry(condition: UpstreamFailure['condition'], notSent: boolean): boolean {
     const policy = this.pool.config.retries;
     if (this.retries >= policy.attempts || condition === undefined || !policy.on.includes(condition)) return false;
-    if (this.body === this.req && !notSent) return false;
-    if (!notSent && !IDEMPOTENT.has(this.req.method ?? '') && this.req.headers['idempotency-key'] === undefined) return false;
+    // A request that never reached a server cost no server any work: retrying it cannot feed a
+    // retry storm, so connect failures are always retried (within `attempts`), outside the budget.
+    if (notSent) return true;
+    // Once sent, only a buffered body can be replayed, and only an idempotent request may be.
+    if (this.body === this.req) return false;
+    if (!IDEMPOTENT.has(this.req.method ?? '') && this.req.headers['idempotency-key'] === undefined) return false;
     // One token per retry attempt, so retries stay a share of requests however many attempts each may make.
     return this.pool.tryTakeRetryToken(MIN_RETRIES_PER_SECOND, policy.budgetPercent);
   }
@@ -324,9 +360,45 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter {
     this.finish();
   }
 
+  /**
+   * Ends the attempt as a 502 (no retry) and drops the server connection, so
+   * nothing a broken server sent is forwarded or reused. Re-entrant from
+   * `onHeaders`: undici calls `onError` before `abort` returns.
+   */
+  private protocolFailure(reason: string): void {
+    this.abortUpstream?.(new BallastError(ErrorCodes.UPSTREAM_PROTOCOL, `server answered badly: ${reason}`, 502));
+  }
+
+  /**
+   * The request body broke a listener limit (`BodyGuardOwner`): forwarding
+   * stops, the server exchange is aborted (the server sees an incomplete
+   * request, never a complete one), and the client gets `status` with
+   * Connection: close, or a reset when its response had already started.
+   */
+  bodyRejected(status: 408 | 413): void {
+    if (this.finished || this.clientGone) {
+      // The answer is complete but the client is still sending (slowly, or too much): close.
+      this.req.destroy();
+      return;
+    }
+    this.error = status === 413 ? 'request body too large' : 'request body timeout';
+    if (this.res.headersSent) this.res.destroy();
+    else {
+      this.status = status;
+      sendPlain(this.res, status, true);
+    }
+    this.clientGone = true;
+    if (this.abortUpstream !== undefined) this.abortUpstream();
+    else if (this.queued) {
+      this.queued = false;
+      this.pool.leaveQueue(this);
+      this.finish();
+    } else if (this.server === undefined) this.finish();
+  }
+
   /** Called when the client connection closes; aborts the server exchange if it is still running. */
   clientClosed(): void {
-    if (this.finished) return;
+    if (this.finished || this.clientGone) return;
     this.clientGone = true;
     this.error = 'client aborted';
     if (this.abortUpstream !== undefined) this.abortUpstream();

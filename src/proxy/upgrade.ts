@@ -10,6 +10,7 @@ import type { ListenerContext } from './http.js';
 
 /** Largest response head accepted from a server answering an upgrade. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
+const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d{1,15})[ \t]*\r\n/i;
 
 function rawStatus(socket: Duplex, status: number, text: string): void {
   if (socket.destroyed) return;
@@ -87,6 +88,7 @@ class UpgradeTunnel {
         peerAddress: req.socket.remoteAddress ?? '',
         peerTrusted: this.listener.isTrusted(req.socket.remoteAddress ?? ''),
         protocol: this.listener.protocol,
+        dropUnderscore: this.listener.dropUnderscore,
       });
       headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
       let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
@@ -141,10 +143,32 @@ class UpgradeTunnel {
     client.on('end', () => upstream.end());
   }
 
-  /** The server declined the upgrade: its answer goes to the client, no byte flows back. */
+  /**
+   * The server declined the upgrade: its answer goes to the client, no byte
+   * flows back. With a Content-Length both connections close once that body
+   * is through (nothing past it is relayed); otherwise the body runs until
+   * the server closes.
+   */
   private relayRefusal(upstream: Socket, buffered: Buffer): void {
-    this.client.write(buffered);
-    upstream.pipe(this.client);
+    const headEnd = buffered.indexOf('\r\n\r\n') + 4;
+    const declared = CONTENT_LENGTH.exec(buffered.subarray(0, headEnd).toString('latin1'))?.[1];
+    if (declared === undefined) {
+      this.client.write(buffered);
+      upstream.pipe(this.client);
+      return;
+    }
+    let remaining = headEnd + Number(declared);
+    const relay = (chunk: Buffer): void => {
+      const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
+      remaining -= part.length;
+      this.client.write(part);
+      if (remaining > 0) return;
+      upstream.off('data', relay);
+      this.client.end();
+      upstream.destroy();
+    };
+    relay(buffered);
+    if (remaining > 0) upstream.on('data', relay);
   }
 
   private close(): void {
