@@ -1,6 +1,8 @@
 /** One line of the access log, written once per finished request or connection. */
 export interface AccessLogEntry {
   readonly listener: string;
+  /** The X-Request-Id sent to the server (HTTP only). */
+  readonly requestId?: string;
   readonly client: string;
   readonly method: string;
   readonly path: string;

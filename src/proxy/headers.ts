@@ -4,6 +4,8 @@
  * and repeated headers their order.
  */
 
+import { randomUUID } from 'node:crypto';
+
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus legacy ones proxies must not forward. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
@@ -40,12 +42,25 @@ export interface ForwardingInfo {
   readonly protocol: 'http' | 'https';
   /** Remove header fields whose name contains `_` (the listener's `underscoreHeaders: drop`). */
   readonly dropUnderscore: boolean;
+  /** Sent as `X-Request-Id`; any X-Request-Id of the client is replaced by it (see `requestIdFor`). */
+  readonly requestId: string;
+}
+
+/** Characters and length a client's X-Request-Id must keep to be passed on. */
+const VALID_REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
+
+/**
+ * The request id for a request: the client's own X-Request-Id when it is a
+ * single short token (so ids survive across proxies), else a new UUID.
+ */
+export function requestIdFor(clientValue: string | string[] | undefined): string {
+  return typeof clientValue === 'string' && VALID_REQUEST_ID.test(clientValue) ? clientValue : randomUUID();
 }
 
 /**
  * Builds the header list sent to the server: hop-by-hop headers and every
  * header named in Connection are removed first, then X-Forwarded-For/-Proto/
- * -Host and Via are added. A client's own X-Forwarded-* survive only when the
+ * -Host, Via and X-Request-Id are added. A client's own X-Forwarded-* survive only when the
  * peer is trusted; otherwise they are replaced, so a client cannot forge them
  * (and Forwarded and X-Real-IP, which Ballast does not set, are removed).
  * `Expect` is consumed here (Node already answered 100-continue). Connection
@@ -86,6 +101,7 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
       via = via === undefined ? value : `${via}, ${value}`;
       continue;
     }
+    if (lower === 'x-request-id') continue;
     if (lower === 'host') host ??= value;
     out.push(name, value);
   }
@@ -98,6 +114,7 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
   const originalHost = forwardedHost ?? host;
   if (originalHost !== undefined) out.push('x-forwarded-host', originalHost);
   out.push('via', via === undefined ? VIA_ENTRY : `${via}, ${VIA_ENTRY}`);
+  out.push('x-request-id', info.requestId);
   return out;
 }
 

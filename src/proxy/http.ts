@@ -13,7 +13,7 @@ import type { RequestTelemetry } from '../runtime/telemetry.js';
 import { BallastError, ErrorCodes } from '../core/errors.js';
 import type { AccessLogWriter } from './access-log.js';
 import { guardRequestBody, type BodyGuardOwner, type BodyLimits } from './body-guard.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { downstreamResponseHeaders, requestIdFor, upstreamRequestHeaders } from './headers.js';
 import { sendPlain } from './responses.js';
 import { classifyUpstreamError, statusCondition, type UpstreamFailure } from './upstream-errors.js';
 
@@ -86,6 +86,7 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
   private readonly startedAt = performance.now();
   private readonly headers: string[];
   private readonly clientAddress: string;
+  private readonly requestId: string;
   readonly ctx: PickContext;
   private queued = false;
   /** The server a valid sticky cookie of this request names. */
@@ -123,11 +124,13 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
       clientAddress: this.clientAddress,
       hashKey: pool.hashKey?.({ clientAddress: this.clientAddress, url: path, headers: req.headers }),
     };
+    this.requestId = requestIdFor(req.headers['x-request-id']);
     this.headers = upstreamRequestHeaders(req.rawHeaders, {
       peerAddress: peer,
       peerTrusted: listener.isTrusted(peer),
       protocol: listener.protocol,
       dropUnderscore: listener.dropUnderscore,
+      requestId: this.requestId,
     });
   }
 
@@ -421,6 +424,7 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
     if (log === undefined) return;
     log({
       listener: this.listener.name,
+      requestId: this.requestId,
       client: this.clientAddress,
       method: this.req.method ?? '',
       path: this.path,

@@ -5,7 +5,7 @@ import { clientAddressOf } from '../persistence/source-ip.js';
 import { parseCookieHeader } from '../router/matchers.js';
 import type { Pool } from '../pools/pool.js';
 import type { PoolServer } from '../pools/server.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { requestIdFor, upstreamRequestHeaders } from './headers.js';
 import type { ListenerContext } from './http.js';
 
 /** Largest response head accepted from a server answering an upgrade. */
@@ -89,6 +89,7 @@ class UpgradeTunnel {
         peerTrusted: this.listener.isTrusted(req.socket.remoteAddress ?? ''),
         protocol: this.listener.protocol,
         dropUnderscore: this.listener.dropUnderscore,
+        requestId: requestIdFor(req.headers['x-request-id']),
       });
       headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
       let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;

@@ -66,6 +66,17 @@ describe('header rewriting (curl through an untrusting listener)', () => {
     assert.equal(headers.via, '1.0 edge, 1.1 ballast');
   });
 
+  test('every request carries an X-Request-Id: the client\'s when it is a valid token, else a new UUID', async () => {
+    await curl([`${lb.url()}/`]);
+    assert.match(String(lastHeaders(backend)['x-request-id']), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    await curl(['-H', 'X-Request-Id: abc-123_from.client', `${lb.url()}/`]);
+    assert.equal(lastHeaders(backend)['x-request-id'], 'abc-123_from.client');
+    await curl(['-H', `X-Request-Id: ${'x'.repeat(200)}`, `${lb.url()}/`]);
+    assert.match(String(lastHeaders(backend)['x-request-id']), /^[0-9a-f-]{36}$/, 'an oversized id is replaced');
+    await curl(['-H', 'X-Request-Id: bad id<script>', `${lb.url()}/`]);
+    assert.match(String(lastHeaders(backend)['x-request-id']), /^[0-9a-f-]{36}$/, 'an id with other characters is replaced');
+  });
+
   test('a client X-Forwarded-For from an untrusted peer is replaced, not appended', async () => {
     await curl(['-H', 'X-Forwarded-For: 1.2.3.4', '-H', 'X-Forwarded-Proto: https', `${lb.url()}/`]);
     const headers = lastHeaders(backend);

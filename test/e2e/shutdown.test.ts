@@ -41,4 +41,5 @@ pools:
   assert.deepEqual(result, { status: 200, body: 'finished' });
   assert.equal(await ballast.exited(), 0);
   assert.match(ballast.output(), /"path":"\/work","status":200/, 'the access log has the drained request');
+  assert.match(ballast.output(), /"requestId":"[0-9a-f-]{36}"/, 'access log lines carry the request id');
 });

@@ -6,6 +6,8 @@
  * `role: master`), so these tests show Ballast following a failover end to end.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import type { ServerState } from '../../src/core/server.js';
 import { startBallast, type RunningBallast } from '../helpers/ballast.js';
@@ -183,4 +185,68 @@ test('redis-cli writes reach the master, and the new master after a promotion', 
   for (let i = 0; i < 4; i++) assert.equal(await replica.command('GET', `after-${i}`), `w${i}`);
   // Data written before the failover is still served, now by the new master.
   assert.equal(await redisCli(port, 'GET', 'before-0'), 'v0');
+});
+
+/** One RESP command, as a client library would encode it. */
+function resp(...args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const arg of args) {
+    const bytes = typeof arg === 'string' ? Buffer.from(arg) : arg;
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Sends `command` on a new connection to `port` and reads one reply of
+ * exactly `replyLength` bytes. With `stallMs`, the client stops reading for
+ * that long after the first bytes, so the proxy's writes back up.
+ */
+function exchange(port: number, command: Buffer, replyLength: number, stallMs = 0): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let stalled = false;
+    const socket = connect(port, '127.0.0.1', () => socket.write(command));
+    socket.setTimeout(20_000, () => socket.destroy(new Error(`no complete reply after ${received} of ${replyLength} bytes`)));
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      if (received >= replyLength) {
+        socket.end();
+        resolve(Buffer.concat(chunks));
+      } else if (stallMs > 0 && !stalled) {
+        stalled = true;
+        socket.pause();
+        setTimeout(() => socket.resume(), stallMs);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('large values through the listener arrive intact to slow and fast readers at once', async (t) => {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const { lb, port } = await startLb(t, 'cache', { redis: redis.port }, { type: 'redis', role: 'any' });
+  await waitForStates(lb, 'cache', { redis: 'healthy' });
+
+  // Distinct 3 MiB values, written through Ballast (client to server) ...
+  const values = Array.from({ length: 8 }, () => randomBytes(3 * 1024 * 1024));
+  await Promise.all(values.map((value, i) => exchange(port, resp('SET', `blob-${i}`, value), '+OK\r\n'.length)));
+  for (let i = 0; i < values.length; i++) {
+    const digest = await redis.command('EVAL', "return redis.sha1hex(redis.call('GET', KEYS[1]))", '1', `blob-${i}`);
+    assert.equal(digest, createHash('sha1').update(values[i] as Buffer).digest('hex'), `blob-${i} as stored`);
+  }
+  // ... and read back concurrently (server to client), half of the readers
+  // stalling so that Ballast holds data for them while it serves the others.
+  const replies = await Promise.all(
+    values.map((value, i) => exchange(port, resp('GET', `blob-${i}`), `$${value.length}\r\n`.length + value.length + 2, i % 2 === 0 ? 300 : 0)),
+  );
+  replies.forEach((reply, i) => {
+    const value = values[i] as Buffer;
+    const header = `$${value.length}\r\n`;
+    assert.equal(reply.subarray(0, header.length).toString(), header);
+    assert.ok(reply.subarray(header.length, header.length + value.length).equals(value), `blob-${i} read back intact`);
+  });
 });
