@@ -715,6 +715,13 @@ const dnsSchema = z.strictObject({
     })
     .optional()
     .describe('Also push the answers to an external DNS server.'),
+  rateLimit: z
+    .strictObject({
+      perSecond: z.number().int().positive().describe('Sustained UDP queries per second from one client address.'),
+      burst: z.number().int().positive().describe('Queries allowed in a burst above that rate.'),
+    })
+    .optional()
+    .describe('Response rate limiting per client address (UDP); off by default, as public resolvers share addresses.'),
 });
 
 const gslbSchema = z
@@ -753,6 +760,7 @@ const gslbSchema = z
               ttl: gslb.dns.ttl,
               records: gslb.dns.records,
               dynamicUpdate: gslb.dns.dynamicUpdate,
+              ...(gslb.dns.rateLimit === undefined ? {} : { rateLimit: gslb.dns.rateLimit }),
             },
     }),
   );

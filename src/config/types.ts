@@ -315,6 +315,8 @@ export interface GslbConfig {
               readonly tsig: { readonly name: string; readonly algorithm: 'hmac-sha256'; readonly secret: string };
             }
           | undefined;
+        /** Per-client UDP response rate limit; absent = off. */
+        readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
       }
     | undefined;
 }

@@ -131,11 +131,16 @@ export class Runtime {
         // A site must not announce itself down at boot only because its first health checks have not run yet.
         await runtime.firstVerdicts();
         const { GslbNode } = await import('../gslb/index.js');
-        runtime.gslb = new GslbNode(config.gslb, {
-          localReady: () => runtime.hasServingServer(),
-          logger: loggers.logger,
-          onEvent: (event) => runtime.events.publish(event),
-        });
+        const rateLimit = config.gslb.dns?.rateLimit;
+        runtime.gslb = new GslbNode(
+          config.gslb,
+          {
+            localReady: () => runtime.hasServingServer(),
+            logger: loggers.logger,
+            onEvent: (event) => runtime.events.publish(event),
+          },
+          rateLimit === undefined ? {} : { rateLimit },
+        );
         await runtime.gslb.start();
         loggers.logger.info({ site: config.gslb.site }, 'gslb started');
       }
