@@ -9,7 +9,9 @@
  * - connection throughput: `wrk -t1 -c50 -H 'Connection: close'` against two
  *   HTTP backends behind round robin, so every request is a new TCP
  *   connection through the proxy;
- * - bulk throughput: `iperf3 -c` through a second listener to one `iperf3 -s`.
+ * - bulk throughput: `iperf3 -c` through a second listener to one `iperf3 -s`,
+ *   once uploading (client to server) and once downloading (`-R`, server to
+ *   client): a proxy reads and writes each direction differently.
  *
  * The proxies are pinned to CPU 0, the load generators and backends to CPU 1
  * (two or more CPUs, taskset present). Rounds interleave the targets; the
@@ -42,10 +44,11 @@ export type BallastTarget = (typeof BALLAST_TARGETS)[number];
 /**
  * The environment of the `ballast-no-trim` row: glibc keeps up to 256 MiB of
  * freed heap instead of returning it to the kernel at once. Node allocates a
- * fresh 64 KiB buffer for every socket read and frees them in batches at
- * garbage collection; with glibc's default 128 KiB trim threshold each batch
- * goes back to the kernel and the next one is page-faulted in again, a cost
- * per byte forwarded. See docs/tcp.md.
+ * fresh 64 KiB buffer for every read from a client socket and frees them in
+ * batches at garbage collection; with glibc's default 128 KiB trim threshold
+ * each batch goes back to the kernel and the next one is page-faulted in
+ * again, a cost per byte uploaded. (Reads from servers use pooled buffers and
+ * do not allocate.) See docs/benchmarks.md.
  */
 export const NO_TRIM_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=268435456' };
 
@@ -53,7 +56,7 @@ export const NO_TRIM_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: '
 export const TCP_GOALS = {
   /** Ballast connections/s ÷ HAProxy connections/s. */
   minConnectionRatio: 0.9,
-  /** Ballast bulk bits/s ÷ HAProxy bulk bits/s: within 10 %. */
+  /** Ballast bulk bits/s ÷ HAProxy bulk bits/s, in each direction: within 10 %. */
   minBulkRatio: 0.9,
 } as const;
 
@@ -96,20 +99,21 @@ export const DEFAULT_TCP_OPTIONS: TcpBenchOptions = {
 
 const USAGE = `Usage: npm run bench:tcp -- [options]
 
-Connection throughput (wrk, Connection: close) and bulk throughput (iperf3)
-directly, through a Ballast tcp listener and through HAProxy mode tcp,
-interleaved over several rounds; prints the medians and the ratios.
+Connection throughput (wrk, Connection: close) and bulk throughput (iperf3,
+upload and download) directly, through a Ballast tcp listener and through
+HAProxy mode tcp, interleaved over several rounds; prints the medians and the
+ratios.
 
 Options:
   --rounds N            measured rounds                          default 3
   --duration SEC        seconds per wrk run                      default 10
-  --bulk-duration SEC   seconds per iperf3 run                   default 5
+  --bulk-duration SEC   seconds per iperf3 run and direction     default 5
   --warmup SEC          unrecorded wrk load per target, 0 = none default 2
   --connections N       wrk connections (-c)                     default 50
   --quiet-wait SEC      longest wait for an idle machine per run default 20
   --retries N           repeats of a run disturbed by other processes default 1
   --no-pin              do not pin processes to CPUs
-  --check               exit 1 when a goal (both ratios >= 0.9) is missed
+  --check               exit 1 when a goal (every ratio >= 0.9) is missed
   --out FILE            JSON report path                         default bench/results/tcp.json
   --quick               smoke run: 1 round, 3 s wrk, 2 s iperf3, 1 s warm-up
   -h, --help            this text
@@ -185,6 +189,10 @@ export function parseTcpOptions(argv: readonly string[]): TcpBenchOptions {
   }
   return opts;
 }
+
+export const DIRECTIONS = ['upload', 'download'] as const;
+/** `upload`: the client sends to the server; `download`: the server sends to the client (`iperf3 -R`). */
+export type Direction = (typeof DIRECTIONS)[number];
 
 /** One iperf3 result: what the receiver got after the omitted first second, and what crossed in all. */
 export interface BulkResult {
@@ -403,8 +411,9 @@ function runWrk(ctx: Context, programs: Programs, reporter: string, port: number
  * iperf3's server takes one test at a time and may still be closing the last
  * one: a "busy" refusal is retried a few times.
  */
-async function runIperf(ctx: Context, programs: Programs, port: number, durationS: number): Promise<BulkResult> {
+async function runIperf(ctx: Context, programs: Programs, port: number, direction: Direction, durationS: number): Promise<BulkResult> {
   const args = ['-c', LOOPBACK, '-p', String(port), '-t', String(durationS), '-O', '1', '-J'];
+  if (direction === 'download') args.push('-R');
   for (let attempt = 1; ; attempt++) {
     try {
       return parseIperfJson(await runProgram(ctx, 'iperf3', programs.iperf3, args, durationS + 1 + GRACE_S));
@@ -509,6 +518,7 @@ export interface ConnectionRun {
 export interface BulkRun {
   readonly round: number;
   readonly target: TcpTarget;
+  readonly direction: Direction;
   readonly result: BulkResult;
   readonly background: BackgroundCpu;
   readonly proxy: ProcessUsage | undefined;
@@ -521,16 +531,15 @@ export interface TcpTargetSummary {
   /** Median wrk req/s; with `Connection: close` one request is one connection. */
   readonly connectionsPerSec: number;
   readonly p99Ms: number;
-  /** Median iperf3 receiver throughput, Gbit/s. */
-  readonly bulkGbps: number;
   readonly connectionsVsDirect: number;
-  readonly bulkVsDirect: number;
+  /** Median iperf3 receiver throughput per direction, Gbit/s. */
+  readonly bulkGbps: Readonly<Record<Direction, number>>;
   /**
-   * Median proxy CPU time per proxied connection, µs, and per GB carried, ms:
-   * what the proxy costs, independent of what else shares the machine.
+   * Median proxy CPU time per proxied connection, µs, and per GB carried in
+   * each direction, ms: what the proxy costs, whatever else shares the machine.
    */
   readonly cpuUsPerConnection: number | undefined;
-  readonly cpuMsPerGB: number | undefined;
+  readonly cpuMsPerGB: Readonly<Record<Direction, number | undefined>>;
   /** Largest post-run RSS, MB. */
   readonly rssMB: number | undefined;
   /** wrk errors over all rounds. */
@@ -549,8 +558,8 @@ export interface TcpRatios {
   readonly target: BallastTarget;
   readonly connections: number;
   readonly connectionsPerRound: readonly number[];
-  readonly bulk: number;
-  readonly bulkPerRound: readonly number[];
+  readonly bulk: Readonly<Record<Direction, number>>;
+  readonly bulkPerRound: Readonly<Record<Direction, readonly number[]>>;
 }
 
 export interface TcpSummary {
@@ -606,21 +615,26 @@ export function summarizeTcp(
   bulkRuns: readonly BulkRun[],
   versions: Readonly<Record<TcpTarget, string>>,
 ): TcpSummary {
+  const medianOrUndefined = (values: readonly number[]): number | undefined => (values.length === 0 ? undefined : median(values));
   const rows = TCP_TARGETS.map((target) => {
     const conn = connectionRuns.filter((r) => r.target === target);
-    const bulk = bulkRuns.filter((r) => r.target === target);
-    const rss = [...conn, ...bulk].map((r) => r.rssMB).filter((v): v is number => v !== undefined);
+    const bulk = (direction: Direction): BulkRun[] => bulkRuns.filter((r) => r.target === target && r.direction === direction);
+    const rss = [...conn, ...bulkRuns.filter((r) => r.target === target)].map((r) => r.rssMB).filter((v): v is number => v !== undefined);
     const perConnection = conn.flatMap((r) => (r.proxy === undefined || r.result.requests === 0 ? [] : [(r.proxy.cpuMs * 1000) / r.result.requests]));
-    const perGB = bulk.flatMap((r) => (r.proxy === undefined || r.result.totalBytes === 0 ? [] : [(r.proxy.cpuMs * 1e9) / r.result.totalBytes]));
+    const perGB = (direction: Direction): number | undefined =>
+      medianOrUndefined(
+        bulk(direction).flatMap((r) => (r.proxy === undefined || r.result.totalBytes === 0 ? [] : [(r.proxy.cpuMs * 1e9) / r.result.totalBytes])),
+      );
+    const gbps = (direction: Direction): number => median(bulk(direction).map((r) => r.result.bitsPerSecond)) / 1e9;
     return {
       target,
       version: versions[target],
       connectionsPerSec: median(conn.map((r) => r.result.reqPerSec)),
       p99Ms: median(conn.map((r) => r.result.latencyMs.p99)),
-      bulkGbps: median(bulk.map((r) => r.result.bitsPerSecond)) / 1e9,
+      bulkGbps: { upload: gbps('upload'), download: gbps('download') },
       rssMB: rss.length === 0 ? undefined : Math.max(...rss),
-      cpuUsPerConnection: perConnection.length === 0 ? undefined : median(perConnection),
-      cpuMsPerGB: perGB.length === 0 ? undefined : median(perGB),
+      cpuUsPerConnection: medianOrUndefined(perConnection),
+      cpuMsPerGB: { upload: perGB('upload'), download: perGB('download') },
       errors: conn.reduce((sum, r) => sum + errorCount(r.result.errors), 0),
     };
   });
@@ -629,15 +643,20 @@ export function summarizeTcp(
   const targets = rows.map((r) => ({
     ...r,
     connectionsVsDirect: r.connectionsPerSec / direct.connectionsPerSec,
-    bulkVsDirect: r.bulkGbps / direct.bulkGbps,
   }));
   const haproxy = row('haproxy');
   const ratios = BALLAST_TARGETS.map((target) => ({
     target,
     connections: row(target).connectionsPerSec / haproxy.connectionsPerSec,
     connectionsPerRound: ratiosPerRound(connectionRuns, target, (r) => r.result.reqPerSec),
-    bulk: row(target).bulkGbps / haproxy.bulkGbps,
-    bulkPerRound: ratiosPerRound(bulkRuns, target, (r) => r.result.bitsPerSecond),
+    bulk: {
+      upload: row(target).bulkGbps.upload / haproxy.bulkGbps.upload,
+      download: row(target).bulkGbps.download / haproxy.bulkGbps.download,
+    },
+    bulkPerRound: {
+      upload: ratiosPerRound(bulkRuns.filter((r) => r.direction === 'upload'), target, (r) => r.result.bitsPerSecond),
+      download: ratiosPerRound(bulkRuns.filter((r) => r.direction === 'download'), target, (r) => r.result.bitsPerSecond),
+    },
   }));
   const goals = ratios.flatMap((r): TcpGoal[] => [
     {
@@ -646,12 +665,12 @@ export function summarizeTcp(
       limit: TCP_GOALS.minConnectionRatio,
       pass: r.connections >= TCP_GOALS.minConnectionRatio,
     },
-    {
-      goal: `${DISPLAY[r.target]} bulk throughput ÷ HAProxy bulk throughput ≥`,
-      value: r.bulk,
+    ...DIRECTIONS.map((direction) => ({
+      goal: `${DISPLAY[r.target]} ${direction} throughput ÷ HAProxy ${direction} throughput ≥`,
+      value: r.bulk[direction],
       limit: TCP_GOALS.minBulkRatio,
-      pass: r.bulk >= TCP_GOALS.minBulkRatio,
-    },
+      pass: r.bulk[direction] >= TCP_GOALS.minBulkRatio,
+    })),
   ]);
   const all = [...connectionRuns, ...bulkRuns];
   return {
@@ -666,14 +685,14 @@ export function summarizeTcp(
 export function tcpMarkdown(summary: TcpSummary): string {
   const fixed = (v: number | undefined, digits: number): string => (v === undefined ? '–' : v.toFixed(digits));
   const lines = [
-    '| target | connections/s | p99 ms | × direct | CPU µs/conn | bulk Gbit/s | × direct | CPU ms/GB | RSS MB | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| target | connections/s | p99 ms | × direct | CPU µs/conn | upload Gbit/s | CPU ms/GB | download Gbit/s | CPU ms/GB | RSS MB | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of summary.targets) {
     lines.push(
       `| ${DISPLAY[r.target]} | ${Math.round(r.connectionsPerSec)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.connectionsVsDirect, 2)} | ` +
-        `${fixed(r.cpuUsPerConnection, 0)} | ${fixed(r.bulkGbps, 2)} | ${fixed(r.bulkVsDirect, 2)} | ${fixed(r.cpuMsPerGB, 0)} | ` +
-        `${fixed(r.rssMB, 1)} | ${r.errors} |`,
+        `${fixed(r.cpuUsPerConnection, 0)} | ${fixed(r.bulkGbps.upload, 2)} | ${fixed(r.cpuMsPerGB.upload, 0)} | ` +
+        `${fixed(r.bulkGbps.download, 2)} | ${fixed(r.cpuMsPerGB.download, 0)} | ${fixed(r.rssMB, 1)} | ${r.errors} |`,
     );
   }
   const per = (values: readonly number[]): string => values.map((v) => v.toFixed(2)).join(', ');
@@ -681,7 +700,8 @@ export function tcpMarkdown(summary: TcpSummary): string {
   for (const r of summary.ratios) {
     lines.push(
       `${DISPLAY[r.target]} ÷ HAProxy: connections/s **${r.connections.toFixed(2)}** (per round: ${per(r.connectionsPerRound)}), ` +
-        `bulk **${r.bulk.toFixed(2)}** (per round: ${per(r.bulkPerRound)})`,
+        `upload **${r.bulk.upload.toFixed(2)}** (${per(r.bulkPerRound.upload)}), ` +
+        `download **${r.bulk.download.toFixed(2)}** (${per(r.bulkPerRound.download)})`,
     );
   }
   lines.push('', `"Ballast, malloc trim off" runs with ${Object.entries(NO_TRIM_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}.`);
@@ -741,7 +761,7 @@ export async function runTcpBenchmark(ctx: Context, opts: TcpBenchOptions, pinni
 
   for (const t of targets) {
     if (opts.warmupS > 0) log(`warm-up ${t.name}: ${describeConn(await runWrk(ctx, programs, reporter, t.connPort, opts.warmupS, opts.connections))}`);
-    await runIperf(ctx, programs, t.bulkPort, 1);
+    for (const direction of DIRECTIONS) await runIperf(ctx, programs, t.bulkPort, direction, 1);
   }
 
   const connectionRuns: ConnectionRun[] = [];
@@ -754,12 +774,17 @@ export async function runTcpBenchmark(ctx: Context, opts: TcpBenchOptions, pinni
       connectionRuns.push({ round, target: t.name, result, background, proxy, rssMB: rssOf(t) });
       log(`round ${round}/${opts.rounds} connections ${t.name}: ${describeConn(result)}${describeUsage(proxy, result.requests, 'connection')}`);
     }
-    for (const t of targets) {
-      const { result, background, proxy } = await measure(opts, ownPids, t.process, log, () =>
-        runIperf(ctx, programs, t.bulkPort, opts.bulkDurationS),
-      );
-      bulkRuns.push({ round, target: t.name, result, background, proxy, rssMB: rssOf(t) });
-      log(`round ${round}/${opts.rounds} bulk ${t.name}: ${(result.bitsPerSecond / 1e9).toFixed(2)} Gbit/s${describeUsage(proxy, result.totalBytes / 1e6, 'MB')}`);
+    for (const direction of DIRECTIONS) {
+      for (const t of targets) {
+        const { result, background, proxy } = await measure(opts, ownPids, t.process, log, () =>
+          runIperf(ctx, programs, t.bulkPort, direction, opts.bulkDurationS),
+        );
+        bulkRuns.push({ round, target: t.name, direction, result, background, proxy, rssMB: rssOf(t) });
+        log(
+          `round ${round}/${opts.rounds} ${direction} ${t.name}: ${(result.bitsPerSecond / 1e9).toFixed(2)} Gbit/s` +
+            describeUsage(proxy, result.totalBytes / 1e6, 'MB'),
+        );
+      }
     }
   }
 
@@ -840,7 +865,7 @@ async function main(): Promise<number> {
     log('');
     log(
       `${report.machine.cpus} CPU (${report.machine.cpuModel}), wrk -t1 -c${opts.connections} Connection: close, ` +
-        `${opts.rounds} × ${opts.durationS} s; iperf3 ${opts.rounds} × ${opts.bulkDurationS} s; medians:`,
+        `${opts.rounds} × ${opts.durationS} s; iperf3 ${opts.rounds} × ${opts.bulkDurationS} s each way; medians:`,
     );
     log('');
     log(tcpMarkdown(report.summary));

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerState } from '../../src/core/server.js';
 import { startBallast, type RunningBallast } from '../helpers/ballast.js';
 import { eventually } from '../helpers/net.js';
@@ -199,50 +200,55 @@ function resp(...args: (string | Buffer)[]): Buffer {
 
 /**
  * Sends `command` on a new connection to `port` and reads one reply of
- * exactly `replyLength` bytes. With `stallMs`, the client stops reading for
- * that long after the first bytes, so the proxy's writes back up.
+ * exactly `replyLength` bytes. With `stallMs`, the client reads nothing for
+ * that long after sending: the kernel buffers of the connection fill and the
+ * proxy is left holding data it could not write yet.
  */
 function exchange(port: number, command: Buffer, replyLength: number, stallMs = 0): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
-    let stalled = false;
-    const socket = connect(port, '127.0.0.1', () => socket.write(command));
-    socket.setTimeout(20_000, () => socket.destroy(new Error(`no complete reply after ${received} of ${replyLength} bytes`)));
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(command);
+      if (stallMs > 0) {
+        socket.pause();
+        setTimeout(() => socket.resume(), stallMs);
+      }
+    });
+    socket.setTimeout(30_000, () => socket.destroy(new Error(`no complete reply after ${received} of ${replyLength} bytes`)));
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       received += chunk.length;
       if (received >= replyLength) {
         socket.end();
         resolve(Buffer.concat(chunks));
-      } else if (stallMs > 0 && !stalled) {
-        stalled = true;
-        socket.pause();
-        setTimeout(() => socket.resume(), stallMs);
       }
     });
     socket.on('error', reject);
   });
 }
 
-test('large values through the listener arrive intact to slow and fast readers at once', async (t) => {
+test('large values through the listener arrive intact to stalled and fast readers at once', async (t) => {
   const redis = await startRedis();
   t.after(() => redis.stop());
   const { lb, port } = await startLb(t, 'cache', { redis: redis.port }, { type: 'redis', role: 'any' });
   await waitForStates(lb, 'cache', { redis: 'healthy' });
 
-  // Distinct 3 MiB values, written through Ballast (client to server) ...
-  const values = Array.from({ length: 8 }, () => randomBytes(3 * 1024 * 1024));
+  // Distinct values written through Ballast (client to server) ...
+  const values = Array.from({ length: 8 }, () => randomBytes(4 * 1024 * 1024));
   await Promise.all(values.map((value, i) => exchange(port, resp('SET', `blob-${i}`, value), '+OK\r\n'.length)));
   for (let i = 0; i < values.length; i++) {
     const digest = await redis.command('EVAL', "return redis.sha1hex(redis.call('GET', KEYS[1]))", '1', `blob-${i}`);
     assert.equal(digest, createHash('sha1').update(values[i] as Buffer).digest('hex'), `blob-${i} as stored`);
   }
-  // ... and read back concurrently (server to client), half of the readers
-  // stalling so that Ballast holds data for them while it serves the others.
-  const replies = await Promise.all(
-    values.map((value, i) => exchange(port, resp('GET', `blob-${i}`), `$${value.length}\r\n`.length + value.length + 2, i % 2 === 0 ? 300 : 0)),
-  );
+  // ... and read back (server to client): four readers stall, so Ballast
+  // holds bytes it could not write to them yet, while four others read at
+  // full speed through the same listener meanwhile.
+  const replyLength = (value: Buffer): number => `$${value.length}\r\n`.length + value.length + 2;
+  const stalled = values.slice(0, 4).map((value, i) => exchange(port, resp('GET', `blob-${i}`), replyLength(value), 1500));
+  await sleep(300);
+  const fast = values.slice(4).map((value, i) => exchange(port, resp('GET', `blob-${i + 4}`), replyLength(value)));
+  const replies = await Promise.all([...stalled, ...fast]);
   replies.forEach((reply, i) => {
     const value = values[i] as Buffer;
     const header = `$${value.length}\r\n`;
