@@ -97,7 +97,7 @@ function name(what: string) {
  * A duration string (`250ms`, `2s`, `1m30s`; units ms s m h d) or the number
  * 0, converted to milliseconds. `zero` says whether 0 is meaningful.
  */
-function duration(description: string, zero: 'allow-zero' | 'positive' = 'positive') {
+export function durationSchema(zero: 'allow-zero' | 'positive' = 'positive') {
   return z
     .union([z.string().meta({ pattern: DURATION_PATTERN }), z.literal(0)], {
       error: (issue) =>
@@ -113,8 +113,11 @@ function duration(description: string, zero: 'allow-zero' | 'positive' = 'positi
         return z.NEVER;
       }
       return ms;
-    })
-    .describe(`${description} Duration: a number with a unit (ms, s, m, h, d), e.g. "2s".`);
+    });
+}
+
+function duration(description: string, zero: 'allow-zero' | 'positive' = 'positive') {
+  return durationSchema(zero).describe(`${description} Duration: a number with a unit (ms, s, m, h, d), e.g. "2s".`);
 }
 
 /** `host:port` or `[ipv6]:port`. Only listen addresses may use port 0 (any free port). */

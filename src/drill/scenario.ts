@@ -14,8 +14,9 @@ import { deepFreeze } from '../config/freeze.js';
 import { describeValue, formatPath, fromZodIssues, zodMessage } from '../config/issues.js';
 import type { ConfigPath, PathIssue } from '../config/issues.js';
 import { offsetOfPath } from '../config/positions.js';
+import { durationSchema } from '../config/schema.js';
 import type { StatusRange } from '../config/types.js';
-import { DURATION_PATTERN, parseAddress, parseDuration, parseStatusRange } from '../config/units.js';
+import { parseAddress, parseStatusRange } from '../config/units.js';
 import { BallastError, ConfigError, ErrorCodes } from '../core/errors.js';
 import type { ConfigIssue } from '../core/errors.js';
 import type { HostPort } from '../core/server.js';
@@ -176,24 +177,7 @@ function attempt<I, T>(parse: (input: I) => T, input: I, ctx: Ctx): T | undefine
   }
 }
 
-function duration(zero: 'allow-zero' | 'positive' = 'positive') {
-  return z
-    .union([z.string().meta({ pattern: DURATION_PATTERN }), z.literal(0)], {
-      error: (issue) =>
-        typeof issue.input === 'number'
-          ? `invalid duration ${issue.input}: add a unit (ms, s, m, h, d), e.g. "${issue.input}s"`
-          : `expected a duration such as "2s", got ${describeValue(issue.input)}`,
-    })
-    .transform((value, ctx) => {
-      const ms = value === 0 ? 0 : attempt(parseDuration, value, ctx);
-      if (ms === undefined) return z.NEVER;
-      if (ms === 0 && zero === 'positive') {
-        fail(ctx, 'must be longer than 0', value);
-        return z.NEVER;
-      }
-      return ms;
-    });
-}
+const duration = durationSchema;
 
 const address = z.string().transform((text, ctx): HostPort => {
   const parsed = attempt(parseAddress, text, ctx);
