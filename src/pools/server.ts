@@ -1,4 +1,4 @@
-import type { Pool as UndiciPool } from 'undici';
+import type { UpstreamPool } from '../http1/client.js';
 import type { ServerConfig } from '../config/types.js';
 import type { BalancerTarget, HostPort, ServerState } from '../core/server.js';
 
@@ -38,7 +38,7 @@ export class PoolServer implements BalancerTarget {
   /** Whether the balancer currently holds this server as up; kept by the pool. */
   eligible = false;
   /** Keep-alive connections to this server, created by the HTTP proxy on first use. */
-  httpClient: UndiciPool | undefined;
+  httpClient: UpstreamPool | undefined;
   readonly counters: ServerCounters = { requests: 0, failures: 0, latencyTotalMs: 0, latencyEwmaMs: 0 };
 
   constructor(pool: string, config: ServerConfig, maxConnections: number | undefined, initialHealth: HealthVerdict) {

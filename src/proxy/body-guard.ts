@@ -4,12 +4,11 @@
  * 408) and the longest pause between two of its pieces
  * (`timeouts.requestBodyIdle`, 408).
  *
- * The guard only watches: it counts the bytes of each chunk as it passes and
- * tells its owner when a limit is broken; the owner stops forwarding and
- * answers. The listeners are module functions and the state one small object
- * on the request, so guarding a body allocates no closure. O(1) per chunk.
+ * The guard sits between the body and whoever reads it: it counts the bytes
+ * of each piece as it passes and tells its owner when a limit is broken; the
+ * owner stops forwarding and answers. O(1) per piece, one timer per body.
  */
-import type { IncomingMessage } from 'node:http';
+import type { BodySink, RequestBody } from './messages.js';
 
 export interface BodyLimits {
   /** Largest body in bytes; undefined = no limit. */
@@ -26,76 +25,94 @@ export interface BodyGuardOwner {
   bodyRejected(status: 408 | 413): void;
 }
 
-const kGuard = Symbol('ballast.bodyGuard');
-
-interface GuardState {
-  received: number;
-  readonly maxBytes: number;
-  /** `performance.now()` deadline, or Infinity. */
-  readonly deadline: number;
-  /** Whether an inactivity timeout was set. */
-  readonly timed: boolean;
-  readonly owner: BodyGuardOwner;
+function onQuiet(guard: GuardedBody): void {
+  guard.quiet();
 }
-
-type GuardedRequest = IncomingMessage & { [kGuard]?: GuardState };
 
 /**
- * Watches the body of `req` until it ends. Does not change how the body is
- * consumed: a stream not yet flowing is paused, so that whoever reads it
- * later (undici) still sees every byte; a flowing one keeps flowing.
- * The idle timer is the connection's (HTTP/1) or the stream's (HTTP/2)
- * inactivity timeout, cleared when the body ends.
+ * `body` with `limits` applied; `body` itself when there are none or it
+ * already arrived.
  */
-export function guardRequestBody(req: IncomingMessage, limits: BodyLimits, owner: BodyGuardOwner): void {
-  if (limits.maxBytes === undefined && limits.totalMs === 0 && limits.idleMs === 0) return;
-  if (req.complete) return;
-  // Without an idle limit, the total limit still needs a timer for a client that sends nothing at all.
-  const quietMs = limits.idleMs > 0 ? limits.idleMs : limits.totalMs;
-  const guarded = req as GuardedRequest;
-  guarded[kGuard] = {
-    received: 0,
-    maxBytes: limits.maxBytes ?? Number.POSITIVE_INFINITY,
-    deadline: limits.totalMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + limits.totalMs,
-    timed: quietMs > 0,
-    owner,
-  };
-  if (req.readableFlowing !== true) req.pause();
-  req.on('data', onGuardedData);
-  req.once('end', releaseGuard);
-  if (quietMs > 0) {
-    req.on('timeout', onGuardedTimeout);
-    req.setTimeout(quietMs);
+export function guardRequestBody(body: RequestBody, limits: BodyLimits, owner: BodyGuardOwner): RequestBody {
+  if (limits.maxBytes === undefined && limits.totalMs === 0 && limits.idleMs === 0) return body;
+  if (body.complete) return body;
+  return new GuardedBody(body, limits, owner);
+}
+
+class GuardedBody implements RequestBody, BodySink {
+  private sink: BodySink | null = null;
+  private received = 0;
+  private readonly maxBytes: number;
+  /** `performance.now()` deadline, or Infinity. */
+  private readonly deadline: number;
+  private readonly quietMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private done = false;
+
+  constructor(
+    private readonly body: RequestBody,
+    limits: BodyLimits,
+    private readonly owner: BodyGuardOwner,
+  ) {
+    this.maxBytes = limits.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.deadline = limits.totalMs === 0 ? Number.POSITIVE_INFINITY : performance.now() + limits.totalMs;
+    // Without an idle limit, the total limit still needs a timer for a client that sends nothing at all.
+    this.quietMs = limits.idleMs > 0 ? limits.idleMs : limits.totalMs;
+    if (this.quietMs > 0) {
+      this.timer = setTimeout(onQuiet, this.quietMs, this);
+      this.timer.unref();
+    }
   }
-}
 
-function onGuardedData(this: GuardedRequest, chunk: Buffer): void {
-  const state = this[kGuard];
-  if (state === undefined) return;
-  state.received += chunk.length;
-  if (state.received > state.maxBytes) reject(this, state, 413);
-  else if (state.deadline !== Number.POSITIVE_INFINITY && performance.now() > state.deadline) reject(this, state, 408);
-}
+  get length(): number | undefined {
+    return this.body.length;
+  }
 
-function onGuardedTimeout(this: GuardedRequest): void {
-  const state = this[kGuard];
-  if (state !== undefined) reject(this, state, 408);
-}
+  get complete(): boolean {
+    return this.body.complete;
+  }
 
-function reject(req: GuardedRequest, state: GuardState, status: 408 | 413): void {
-  releaseGuard.call(req);
-  state.owner.bodyRejected(status);
-}
+  start(sink: BodySink): void {
+    this.sink = sink;
+    this.body.start(this);
+  }
 
-function releaseGuard(this: GuardedRequest): void {
-  const state = this[kGuard];
-  if (state === undefined) return;
-  this[kGuard] = undefined;
-  this.off('data', onGuardedData);
-  this.off('end', releaseGuard);
-  if (state.timed) {
-    this.off('timeout', onGuardedTimeout);
-    // The connection (HTTP/1) or stream (HTTP/2) goes back to having no inactivity timeout while the response runs.
-    if (!this.destroyed && this.socket !== null && !this.socket.destroyed) this.setTimeout(0);
+  resume(): void {
+    this.body.resume();
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.done) return true;
+    this.received += chunk.length;
+    if (this.received > this.maxBytes) {
+      this.reject(413);
+      return true;
+    }
+    if (this.deadline !== Number.POSITIVE_INFINITY && performance.now() > this.deadline) {
+      this.reject(408);
+      return true;
+    }
+    this.timer?.refresh();
+    return (this.sink as BodySink).data(chunk);
+  }
+
+  end(): void {
+    if (this.done) return;
+    this.release();
+    this.sink?.end();
+  }
+
+  quiet(): void {
+    if (!this.done) this.reject(408);
+  }
+
+  private reject(status: 408 | 413): void {
+    this.release();
+    this.owner.bodyRejected(status);
+  }
+
+  private release(): void {
+    this.done = true;
+    clearTimeout(this.timer);
   }
 }

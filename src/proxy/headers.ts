@@ -5,6 +5,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import type { ProxyRequest } from './messages.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus legacy ones proxies must not forward. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -58,18 +59,34 @@ export function requestIdFor(clientValue: string | string[] | undefined): string
 }
 
 /**
- * Builds the header list sent to the server: hop-by-hop headers and every
- * header named in Connection are removed first, then X-Forwarded-For/-Proto/
- * -Host, Via and X-Request-Id are added. A client's own X-Forwarded-* survive only when the
- * peer is trusted; otherwise they are replaced, so a client cannot forge them
- * (and Forwarded and X-Real-IP, which Ballast does not set, are removed).
- * `Expect` is consumed here (Node already answered 100-continue). Connection
- * cannot remove Host: Host is end-to-end, and a request without it would reach
- * the server with a Host of the proxy's choosing. Names with `_` are dropped
- * when asked, since servers that map `-` to `_` (CGI, PHP, many frameworks)
- * would read `X_Forwarded_For` as `X-Forwarded-For`. O(headers).
+ * Builds the field lines sent to the server (`name: value` + CRLF each):
+ * hop-by-hop fields, every field named in Connection and the framing
+ * fields are removed first (the connection to the server frames the body it
+ * sends), then X-Forwarded-For/-Proto/-Host, Via and X-Request-Id are
+ * added. A client's own X-Forwarded-* survive only when the peer is trusted;
+ * otherwise they are replaced, so a client cannot forge them (and Forwarded
+ * and X-Real-IP, which Ballast does not set, are removed). `Expect` is
+ * consumed here (the listener answered 100-continue). Connection cannot
+ * remove Host: Host is end-to-end, and a request without it would reach the
+ * server with a Host of the proxy's choosing. Names with `_` are dropped when
+ * asked, since servers that map `-` to `_` (CGI, PHP, many frameworks) would
+ * read `X_Forwarded_For` as `X-Forwarded-For`. A request with none of these
+ * fields keeps its field lines as received. O(headers).
  */
-export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingInfo): string[] {
+export function upstreamRequestFields(req: ProxyRequest, info: ForwardingInfo): string {
+  const plain = req.plainFields;
+  if (plain !== null) {
+    const host = req.header('host');
+    const forwardedHost = host === undefined ? '' : `x-forwarded-host: ${host}\r\n`;
+    return `${plain}x-forwarded-for: ${info.peerAddress}\r\nx-forwarded-proto: ${info.protocol}\r\n${forwardedHost}via: ${VIA_ENTRY}\r\nx-request-id: ${info.requestId}\r\n`;
+  }
+  const headers = rewrittenFields(req.rawHeaders, info);
+  let lines = '';
+  for (let i = 0; i < headers.length; i += 2) lines += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
+  return lines;
+}
+
+function rewrittenFields(raw: readonly string[], info: ForwardingInfo): string[] {
   const named = connectionTokens(raw);
   const out: string[] = [];
   let forwardedFor: string | undefined;
@@ -87,7 +104,8 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
       continue;
     }
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'expect' || (named !== null && lower !== 'host' && named.has(lower))) continue;
+    // Framing (Content-Length, Transfer-Encoding) is set by the connection to the server for the body it sends.
+    if (HOP_BY_HOP.has(lower) || lower === 'expect' || lower === 'content-length' || (named !== null && lower !== 'host' && named.has(lower))) continue;
     if (info.dropUnderscore && lower.includes('_')) continue;
     if (!info.peerTrusted && CLIENT_ADDRESS.has(lower)) continue;
     if (FORWARDED.has(lower)) {
@@ -119,34 +137,29 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
 }
 
 /**
- * Converts a server's raw response headers to the list sent to the client,
- * without hop-by-hop headers or those the server named in Connection.
- * Returns null when the response uses a transfer coding other than a single
- * `chunked`: its body would reach the client still encoded (the coding is
- * hop-by-hop and removed), and a stacked or unknown coding is a sign of a
- * broken or hostile server. O(headers).
+ * The server's response fields as sent to the client, without hop-by-hop
+ * fields or those the server named in Connection. (The response parser has
+ * already refused any transfer coding other than a single `chunked`.)
+ * O(headers).
  */
-export function downstreamResponseHeaders(raw: readonly Buffer[]): string[] | null {
-  const out: string[] = [];
+export function downstreamResponseHeaders(raw: string[]): string[] {
+  let hopByHop = false;
   let named: Set<string> | null = null;
-  let codings = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1');
-    const value = (raw[i + 1] as Buffer).toString('latin1');
-    const lower = name.toLowerCase();
+    const lower = (raw[i] as string).toLowerCase();
     if (lower === 'connection') {
       named ??= new Set();
-      for (const token of value.split(',')) named.add(token.trim().toLowerCase());
-      continue;
+      for (const token of (raw[i + 1] as string).split(',')) named.add(token.trim().toLowerCase());
     }
-    if (lower === 'transfer-encoding' && (++codings > 1 || value.trim().toLowerCase() !== 'chunked')) return null;
-    if (HOP_BY_HOP.has(lower)) continue;
-    out.push(name, value);
+    if (HOP_BY_HOP.has(lower)) hopByHop = true;
   }
-  if (named === null) return out;
+  // The common answer has none: its list is passed on as it is.
+  if (!hopByHop) return raw;
   const kept: string[] = [];
-  for (let i = 0; i < out.length; i += 2) {
-    if (!named.has((out[i] as string).toLowerCase())) kept.push(out[i] as string, out[i + 1] as string);
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = (raw[i] as string).toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower))) continue;
+    kept.push(raw[i] as string, raw[i + 1] as string);
   }
   return kept;
 }

@@ -1,8 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Pool as UndiciPool, type Dispatcher } from 'undici';
 import type { PoolConfig } from '../config/types.js';
-import { formatHostPort } from '../core/server.js';
 import type { PickContext } from '../balancers/types.js';
+import { UpstreamPool, type UpstreamHandler } from '../http1/client.js';
+import type { ResponseHead } from '../http1/head.js';
 import type { Pool } from '../pools/pool.js';
 import type { StickyCookie } from '../persistence/cookie.js';
 import { clientAddressOf } from '../persistence/source-ip.js';
@@ -13,7 +12,8 @@ import type { RequestTelemetry } from '../runtime/telemetry.js';
 import { BallastError, ErrorCodes } from '../core/errors.js';
 import type { AccessLogWriter } from './access-log.js';
 import { guardRequestBody, type BodyGuardOwner, type BodyLimits } from './body-guard.js';
-import { downstreamResponseHeaders, requestIdFor, upstreamRequestHeaders } from './headers.js';
+import { downstreamResponseHeaders, requestIdFor, upstreamRequestFields } from './headers.js';
+import type { BodySink, ProxyRequest, ProxyResponse, RequestBody } from './messages.js';
 import { sendPlain } from './responses.js';
 import { classifyUpstreamError, statusCondition, type UpstreamFailure } from './upstream-errors.js';
 
@@ -38,32 +38,9 @@ const MAX_INFORMATIONAL = 8;
 /** Retries per second allowed regardless of traffic, so a quiet pool can still fail over. */
 const MIN_RETRIES_PER_SECOND = 3;
 
-/**
- * An HTTP/2 request may carry a body without Content-Length: it has one
- * unless its HEADERS frame ended the stream.
- */
-function hasUndeclaredBody(req: IncomingMessage): boolean {
-  const stream = (req as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream;
-  return stream !== undefined && stream.endAfterHeaders === false;
-}
-
-/** Creates the keep-alive connection pool Ballast uses to talk to one server. */
-export function createUpstreamClient(server: PoolServer, config: PoolConfig): UndiciPool {
-  return new UndiciPool(`http://${formatHostPort(server.address)}`, {
-    pipelining: 1,
-    keepAliveTimeout: config.timeouts.idle,
-    keepAliveMaxTimeout: config.timeouts.idle,
-    headersTimeout: config.timeouts.response,
-    bodyTimeout: config.timeouts.response,
-    connect: { timeout: config.timeouts.connect },
-  });
-}
-
-const kExchange = Symbol('ballast.exchange');
-type ResponseWithExchange = ServerResponse & { [kExchange]?: HttpExchange };
-
-function onClientClose(this: ResponseWithExchange): void {
-  this[kExchange]?.clientClosed();
+/** Creates the keep-alive connections Ballast uses to talk to one server. */
+export function createUpstreamClient(server: PoolServer, config: PoolConfig): UpstreamPool {
+  return new UpstreamPool(server.address, config.timeouts);
 }
 
 /**
@@ -71,27 +48,30 @@ function onClientClose(this: ResponseWithExchange): void {
  * back. A request that fails before its response started is retried on another
  * server when the pool's retry policy allows it.
  */
-export function proxyHttpRequest(req: IncomingMessage, res: ServerResponse, pool: Pool, listener: ListenerContext, path: string): void {
+export function proxyHttpRequest(req: ProxyRequest, res: ProxyResponse, pool: Pool, listener: ListenerContext, path: string): void {
   new HttpExchange(req, res, pool, listener, path).start();
 }
 
 /**
- * The state of one client request across its attempts. Implements undici's
- * dispatch handler so no promise or closure is created per request.
+ * The state of one client request across its attempts. It is the upstream
+ * handler itself, so no promise or closure is created per request.
  *
  * Invariants: `pool.begin` and `pool.end` pair exactly once per attempt;
  * `finish` runs exactly once per exchange.
  */
-class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuardOwner {
+class HttpExchange implements UpstreamHandler, QueueWaiter, BodyGuardOwner, BodySink {
   private readonly startedAt = performance.now();
-  private readonly headers: string[];
+  private readonly fields: string;
+  private readonly hasHost: boolean;
   private readonly clientAddress: string;
   private readonly requestId: string;
   readonly ctx: PickContext;
   private queued = false;
   /** The server a valid sticky cookie of this request names. */
   private readonly sticky: { readonly server: string; readonly expiresAt: number } | undefined;
-  private body: Buffer | IncomingMessage | null = null;
+  private body: Buffer | RequestBody | null = null;
+  /** Pieces of a body read into memory for retries. */
+  private bufferedChunks: Buffer[] | null = null;
   private server: PoolServer | undefined;
   private tried: PoolServer[] | undefined;
   private attemptStartedAt = 0;
@@ -110,60 +90,63 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
   private lastFailure: UpstreamFailure | undefined;
 
   constructor(
-    private readonly req: IncomingMessage,
-    private readonly res: ResponseWithExchange,
+    private readonly req: ProxyRequest,
+    private readonly res: ProxyResponse,
     private readonly pool: Pool,
     private readonly listener: ListenerContext,
     private readonly path: string,
   ) {
-    const peer = req.socket.remoteAddress ?? '';
-    this.clientAddress = clientAddressOf(peer, req.headers['x-forwarded-for'], listener.isTrusted);
+    const peer = req.remoteAddress;
+    const peerTrusted = listener.isTrusted(peer);
+    this.clientAddress = clientAddressOf(peer, peerTrusted ? req.header('x-forwarded-for') : undefined, listener.isTrusted);
     const cookie = pool.stickyCookie;
-    this.sticky = cookie?.verify(parseCookieHeader(req.headers.cookie).get(cookie.name), Date.now());
+    this.sticky = cookie?.verify(parseCookieHeader(req.header('cookie')).get(cookie.name), Date.now());
     this.ctx = {
       clientAddress: this.clientAddress,
       hashKey: pool.hashKey?.({ clientAddress: this.clientAddress, url: path, headers: req.headers }),
     };
-    this.requestId = requestIdFor(req.headers['x-request-id']);
-    this.headers = upstreamRequestHeaders(req.rawHeaders, {
+    this.requestId = requestIdFor(req.header('x-request-id'));
+    this.fields = upstreamRequestFields(req, {
       peerAddress: peer,
-      peerTrusted: listener.isTrusted(peer),
+      peerTrusted,
       protocol: listener.protocol,
       dropUnderscore: listener.dropUnderscore,
       requestId: this.requestId,
     });
+    this.hasHost = req.stats.hostCount > 0 || (req.httpVersionMajor === 2 && req.header(':authority') !== undefined);
   }
 
   start(): void {
-    this.res[kExchange] = this;
-    this.res.on('close', onClientClose);
-    const req = this.req;
-    const length = req.headers['content-length'];
-    const chunked = req.headers['transfer-encoding'] !== undefined || (length === undefined && hasUndeclaredBody(req));
-    if (!chunked && (length === undefined || length === '0')) {
+    this.res.onClientGone = () => this.clientClosed();
+    const requestBody = this.req.body;
+    if (requestBody === null) {
       this.attempt();
       return;
     }
+    const body = guardRequestBody(requestBody, this.listener.body, this);
     const retries = this.pool.config.retries;
-    if (!chunked && retries.attempts > 0 && Number(length) <= retries.bufferBytes) {
-      this.bufferBody();
-      guardRequestBody(req, this.listener.body, this);
+    if (body.length !== undefined && retries.attempts > 0 && body.length <= retries.bufferBytes) {
+      // A small body is read into memory first, so a retry can send it again.
+      this.bufferedChunks = [];
+      body.start(this);
       return;
     }
-    this.body = req;
-    guardRequestBody(req, this.listener.body, this);
+    this.body = body;
     this.attempt();
   }
 
-  /** Reads a small body into memory so a retry can send it again. */
-  private bufferBody(): void {
-    const chunks: Buffer[] = [];
-    this.req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    this.req.on('end', () => {
-      if (this.clientGone) return;
-      this.body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      this.attempt();
-    });
+  /** BodySink, while a body is read into memory. */
+  data(chunk: Buffer): boolean {
+    this.bufferedChunks?.push(chunk);
+    return true;
+  }
+
+  end(): void {
+    const chunks = this.bufferedChunks;
+    if (chunks === null || this.clientGone) return;
+    this.bufferedChunks = null;
+    this.body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    this.attempt();
   }
 
   /** The first attempt may wait in the pool's queue; retries take a free server or fail. */
@@ -214,7 +197,7 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
     this.attemptStartedAt = performance.now();
     server.httpClient ??= createUpstreamClient(server, this.pool.config);
     server.httpClient.dispatch(
-      { path: this.path, method: this.req.method ?? 'GET', headers: this.headers, body: this.body },
+      { path: this.path, method: this.req.method, fields: this.fields, hasHost: this.hasHost, body: this.body, declaredLength: this.req.contentLength },
       this,
     );
   }
@@ -238,11 +221,12 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
     if (this.clientGone) abort();
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(head: ResponseHead, resume: () => void): void {
+    const statusCode = head.status;
     if (statusCode < 200 || statusCode > 599) {
       // 1xx answers are not forwarded; a flood of them, or a status outside 1xx-5xx, is a broken server.
       if (statusCode > 599 || ++this.informational > MAX_INFORMATIONAL) this.protocolFailure(`status ${statusCode}`);
-      return true;
+      return;
     }
     const latency = performance.now() - this.attemptStartedAt;
     this.upstreamMs = latency;
@@ -251,36 +235,33 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
       // Drain the error body so the keep-alive connection stays usable, then retry.
       this.discarding = true;
       this.retryStatus = statusCode;
-      return true;
-    }
-    const headers = downstreamResponseHeaders(rawHeaders);
-    if (headers === null) {
-      this.protocolFailure('transfer coding other than chunked');
-      return true;
+      return;
     }
     this.status = statusCode;
     this.resumeUpstream = resume;
     const cookie = this.pool.stickyCookie;
-    if (cookie !== undefined) this.renewStickyCookie(cookie, headers);
-    // HTTP/2 has no reason phrase (Node warns when given one).
-    this.res.writeHead(statusCode, statusText === '' || 'stream' in this.res ? undefined : statusText, headers);
-    return true;
+    const setCookie = cookie === undefined ? undefined : this.stickyCookieFor(cookie);
+    // The common answer goes to the client with its head as received.
+    if (setCookie === undefined && head.forwardable && this.res.forwardHead(head)) return;
+    const headers = downstreamResponseHeaders(head.rawHeaders);
+    if (setCookie !== undefined) headers.push('set-cookie', setCookie);
+    this.res.writeHead(statusCode, head.reason === '' ? undefined : head.reason, headers);
   }
 
-  /** Sets the sticky cookie when the request had none, named another server, or is past half its lifetime. */
-  private renewStickyCookie(cookie: StickyCookie, headers: string[]): void {
+  /** The sticky cookie to set when the request had none, named another server, or is past half its lifetime. */
+  private stickyCookieFor(cookie: StickyCookie): string | undefined {
     const server = this.server as PoolServer;
     const now = Date.now();
     const sticky = this.sticky;
-    if (sticky !== undefined && sticky.server === server.name && !cookie.wantsRenewal(sticky.expiresAt, now)) return;
-    headers.push('set-cookie', cookie.issue(server.name, now, this.listener.protocol === 'https'));
+    if (sticky !== undefined && sticky.server === server.name && !cookie.wantsRenewal(sticky.expiresAt, now)) return undefined;
+    return cookie.issue(server.name, now, this.listener.protocol === 'https');
   }
 
   onData(chunk: Buffer): boolean {
     if (this.discarding) return true;
     this.bytesSent += chunk.length;
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.resumeUpstream as () => void);
+    this.res.onceDrain(this.resumeUpstream as () => void);
     return false;
   }
 
@@ -333,8 +314,8 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
     // retry storm, so connect failures are always retried (within `attempts`), outside the budget.
     if (notSent) return true;
     // Once sent, only a buffered body can be replayed, and only an idempotent request may be.
-    if (this.body === this.req) return false;
-    if (!IDEMPOTENT.has(this.req.method ?? '') && this.req.headers['idempotency-key'] === undefined) return false;
+    if (this.body !== null && !Buffer.isBuffer(this.body)) return false;
+    if (!IDEMPOTENT.has(this.req.method) && this.req.header('idempotency-key') === undefined) return false;
     // One token per retry attempt, so retries stay a share of requests however many attempts each may make.
     return this.pool.tryTakeRetryToken(MIN_RETRIES_PER_SECOND, policy.budgetPercent);
   }
@@ -353,20 +334,20 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
       this.status = failure?.status ?? 503;
       this.error = failure?.reason ?? 'no server available';
     }
-    if (!this.clientGone) sendPlain(this.res, this.status, this.body === this.req && !this.req.complete);
+    if (!this.clientGone) sendPlain(this.res, this.status, this.req.body?.complete === false);
     this.finish();
   }
 
   private respondStatus(status: number): void {
     this.status = status;
-    if (!this.clientGone) sendPlain(this.res, status, this.body === this.req && !this.req.complete);
+    if (!this.clientGone) sendPlain(this.res, status, this.req.body?.complete === false);
     this.finish();
   }
 
   /**
    * Ends the attempt as a 502 (no retry) and drops the server connection, so
    * nothing a broken server sent is forwarded or reused. Re-entrant from
-   * `onHeaders`: undici calls `onError` before `abort` returns.
+   * `onHeaders`: the connection calls `onError` before `abort` returns.
    */
   private protocolFailure(reason: string): void {
     this.abortUpstream?.(new BallastError(ErrorCodes.UPSTREAM_PROTOCOL, `server answered badly: ${reason}`, 502));
@@ -381,7 +362,7 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
   bodyRejected(status: 408 | 413): void {
     if (this.finished || this.clientGone) {
       // The answer is complete but the client is still sending (slowly, or too much): close.
-      this.req.destroy();
+      this.res.destroy();
       return;
     }
     this.error = status === 413 ? 'request body too large' : 'request body timeout';
@@ -415,8 +396,7 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    this.res.off('close', onClientClose);
-    this.res[kExchange] = undefined;
+    this.res.onClientGone = undefined;
     const status = this.clientGone && this.status === 0 ? 499 : this.status;
     const totalMs = performance.now() - this.startedAt;
     this.listener.telemetry?.request(this.pool, this.server, status, totalMs, this.upstreamMs);
@@ -426,7 +406,7 @@ class HttpExchange implements Dispatcher.DispatchHandler, QueueWaiter, BodyGuard
       listener: this.listener.name,
       requestId: this.requestId,
       client: this.clientAddress,
-      method: this.req.method ?? '',
+      method: this.req.method,
       path: this.path,
       status,
       pool: this.pool.name,

@@ -1,12 +1,12 @@
-import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { clientAddressOf } from '../persistence/source-ip.js';
 import { parseCookieHeader } from '../router/matchers.js';
 import type { Pool } from '../pools/pool.js';
 import type { PoolServer } from '../pools/server.js';
-import { requestIdFor, upstreamRequestHeaders } from './headers.js';
+import { requestIdFor, upstreamRequestFields } from './headers.js';
 import type { ListenerContext } from './http.js';
+import type { ProxyRequest } from './messages.js';
 
 /** Largest response head accepted from a server answering an upgrade. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -26,12 +26,12 @@ function rawStatus(socket: Duplex, status: number, text: string): void {
  * without a real 101. Either side closing or going idle for `idleMs` closes
  * both.
  */
-export function proxyUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, pool: Pool, listener: ListenerContext, idleMs: number): void {
-  const peer = req.socket.remoteAddress ?? '';
-  const clientAddress = clientAddressOf(peer, req.headers['x-forwarded-for'], listener.isTrusted);
-  const url = req.url ?? '/';
+export function proxyUpgrade(req: ProxyRequest, client: Duplex, head: Buffer, pool: Pool, listener: ListenerContext, idleMs: number): void {
+  const peer = req.remoteAddress;
+  const clientAddress = clientAddressOf(peer, req.header('x-forwarded-for'), listener.isTrusted);
+  const url = req.url;
   const cookie = pool.stickyCookie;
-  const sticky = cookie?.verify(parseCookieHeader(req.headers.cookie).get(cookie.name), Date.now());
+  const sticky = cookie?.verify(parseCookieHeader(req.header('cookie')).get(cookie.name), Date.now());
   const server =
     (sticky === undefined ? undefined : pool.stickyServer(sticky.server)) ??
     pool.pick({ clientAddress, hashKey: pool.hashKey?.({ clientAddress, url, headers: req.headers }) });
@@ -51,7 +51,7 @@ class UpgradeTunnel {
   private bytes = 0;
 
   constructor(
-    private readonly req: IncomingMessage,
+    private readonly req: ProxyRequest,
     private readonly client: Duplex,
     private readonly head: Buffer,
     private readonly pool: Pool,
@@ -84,17 +84,14 @@ class UpgradeTunnel {
     });
     upstream.once('connect', () => {
       upstream.setTimeout(this.idleMs);
-      const headers = upstreamRequestHeaders(req.rawHeaders, {
-        peerAddress: req.socket.remoteAddress ?? '',
-        peerTrusted: this.listener.isTrusted(req.socket.remoteAddress ?? ''),
+      const fields = upstreamRequestFields(req, {
+        peerAddress: req.remoteAddress,
+        peerTrusted: this.listener.isTrusted(req.remoteAddress),
         protocol: this.listener.protocol,
         dropUnderscore: this.listener.dropUnderscore,
-        requestId: requestIdFor(req.headers['x-request-id']),
+        requestId: requestIdFor(req.header('x-request-id')),
       });
-      headers.push('connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
-      let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
-      for (let i = 0; i < headers.length; i += 2) text += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
-      upstream.write(`${text}\r\n`);
+      upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${fields}connection: Upgrade\r\nupgrade: ${req.header('upgrade') ?? 'websocket'}\r\n\r\n`, 'latin1');
       if (this.head.length > 0) upstream.write(this.head);
       this.readResponseHead(upstream);
     });
@@ -182,8 +179,8 @@ class UpgradeTunnel {
     this.listener.accessLog?.({
       listener: this.listener.name,
       client: this.clientAddress,
-      method: this.req.method ?? 'GET',
-      path: this.req.url ?? '/',
+      method: this.req.method,
+      path: this.req.url,
       status: this.status === 0 ? (this.failed ? 502 : 499) : this.status,
       pool: this.pool.name,
       server: this.server.name,

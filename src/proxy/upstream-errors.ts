@@ -14,7 +14,7 @@ export interface UpstreamFailure {
 }
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
-const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UPSTREAM_CLOSED']);
 
 const connectFailure = (reason: string): UpstreamFailure => ({
   condition: 'connect-failure',
@@ -24,20 +24,20 @@ const connectFailure = (reason: string): UpstreamFailure => ({
   reason,
 });
 
-/** Classifies an error raised by undici (or the socket under it). */
+/** Classifies an error of an upstream exchange (see http1/client.ts) or of the socket under it. */
 export function classifyUpstreamError(error: unknown): UpstreamFailure {
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
   if (CONNECT_ERRORS.has(code)) return connectFailure(code === 'ECONNREFUSED' ? 'refused' : code.toLowerCase());
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (code === 'UPSTREAM_CONNECT_TIMEOUT') {
     return { condition: 'connect-failure', notSent: true, status: 504, code: ErrorCodes.UPSTREAM_TIMEOUT, reason: 'connect timeout' };
   }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  if (code === 'UPSTREAM_HEADERS_TIMEOUT' || code === 'UPSTREAM_BODY_TIMEOUT') {
     return { condition: 'timeout', notSent: false, status: 504, code: ErrorCodes.UPSTREAM_TIMEOUT, reason: 'timeout' };
   }
   if (RESET_ERRORS.has(code)) {
     return { condition: 'reset', notSent: false, status: 502, code: ErrorCodes.UPSTREAM_RESET, reason: 'reset' };
   }
-  return { condition: undefined, notSent: false, status: 502, code: ErrorCodes.UPSTREAM_PROTOCOL, reason: code === '' ? 'protocol error' : code };
+  return { condition: undefined, notSent: false, status: 502, code: ErrorCodes.UPSTREAM_PROTOCOL, reason: code === '' || code === 'UPSTREAM_PROTOCOL' ? 'protocol error' : code };
 }
 
 /** The retry condition a response status satisfies, if any. */

@@ -13,10 +13,13 @@ interface CompiledRoute<P> {
  */
 export class Router<P> {
   private readonly routes: readonly CompiledRoute<P>[];
+  /** Whether any rule looks at header fields or cookies (the listener builds the header map only then). */
+  readonly readsHeaders: boolean;
 
   /** `lookup` turns a route's pool name into the runtime pool it forwards to. */
   constructor(routes: readonly RouteConfig[], lookup: (poolName: string) => P) {
     this.routes = routes.map((route) => ({ matches: compileMatch(route.match), target: lookup(route.pool) }));
+    this.readsHeaders = routes.some((route) => route.match.headers !== undefined || route.match.cookies !== undefined);
   }
 
   resolve(request: RouteRequest): P | undefined {

@@ -1,0 +1,762 @@
+/**
+ * The client side of HTTP/1.x: Ballast's own connection handler for
+ * accepted sockets (plain TCP or TLS). It parses request heads strictly
+ * (see head.ts), streams request bodies with backpressure, frames responses
+ * (Content-Length, chunked, or close-delimited for HTTP/1.0), serves
+ * keep-alive and pipelined requests one at a time, and enforces the header
+ * and keep-alive timeouts.
+ *
+ * Why not Node's `http.Server`: a proxy needs the raw head, not a parsed
+ * object model, and the layers of IncomingMessage/ServerResponse cost more
+ * per request than the proxying itself (see docs/benchmarks.md).
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { BodySink, FieldStats, HeaderMap, ProxyRequest, ProxyResponse, RequestBody } from '../proxy/messages.js';
+import { CHUNKED_MALFORMED, CHUNKED_MORE, CHUNKED_TOO_LARGE, CHUNK_END, ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkedSink } from './chunked.js';
+import { Field, fieldBit, parseRequestHead, scanHead, type RequestHead, type ResponseHead } from './head.js';
+import { endLingering, rawResponse } from './raw-responses.js';
+
+export interface Http1ServerOptions {
+  /** Largest request head in bytes (request line and fields with their framing). */
+  maxHeadBytes: number;
+  /** Longest request target; an overflowing head that is all request line is answered 414, else 431. */
+  maxUrlLength: number;
+  /** Time allowed for a complete request head, from its first byte (from the connection for the first request): 408. */
+  headersTimeoutMs: number;
+  /** Keep-alive: how long a connection may wait for its next request. */
+  idleTimeoutMs: number;
+}
+
+export interface Http1Handlers {
+  /** A request whose head parsed; the handler answers through `res`. */
+  request(req: Http1Request, res: Http1Response): void;
+  /** The head was refused before becoming a request (the connection is answered and closed). */
+  refused?(status: number, remoteAddress: string): void;
+}
+
+/** Bytes of pipelined input held while a response is in progress before reading pauses. */
+const PIPELINE_BUFFER = 64 * 1024;
+/** Bytes of request body held for a sink that has not started reading before reading pauses. */
+const BODY_BUFFER = 64 * 1024;
+
+const enum Phase {
+  /** Waiting for (the rest of) a request head. */
+  Head,
+  /** Reading the request body. */
+  Body,
+  /** The request was read; its response is in progress. */
+  Responding,
+  Closed,
+}
+
+/**
+ * Serves HTTP/1 on accepted sockets. One instance per listener; `options`
+ * may be replaced at run time (reload) and apply to the next deadline.
+ */
+export class Http1Server {
+  private readonly connections = new Set<Http1Connection>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweepMs = 0;
+  /** Set while the listener drains: responses close their connections. */
+  closing = false;
+  /** Requests read whose response has not finished. */
+  inFlight = 0;
+
+  constructor(
+    public options: Http1ServerOptions,
+    readonly handlers: Http1Handlers,
+  ) {}
+
+  /** Takes over a connected socket. */
+  accept(socket: Duplex, remoteAddress: string): void {
+    const connection = new Http1Connection(this, socket, remoteAddress);
+    this.connections.add(connection);
+    this.ensureSweeper();
+  }
+
+  /** Number of open client connections. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  forget(connection: Http1Connection): void {
+    this.connections.delete(connection);
+    if (this.connections.size === 0 && this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** Stops keep-alive: idle connections close now, busy ones after their response. */
+  closeIdle(): void {
+    this.closing = true;
+    for (const connection of this.connections) connection.closeIfIdle();
+  }
+
+  destroyAll(): void {
+    for (const connection of this.connections) connection.destroy();
+  }
+
+  /**
+   * One timer per listener checks every connection's deadline, as Node's
+   * HTTP server does, instead of a timer per connection and request: the
+   * precision is the sweep interval, the cost per request nothing.
+   */
+  private ensureSweeper(): void {
+    const interval = Math.max(10, Math.min(1000, this.options.headersTimeoutMs / 2, this.options.idleTimeoutMs / 2));
+    if (this.sweeper !== undefined && interval === this.sweepMs) return;
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweepMs = interval;
+    this.sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const connection of this.connections) connection.checkDeadline(now);
+    }, interval);
+    this.sweeper.unref();
+  }
+}
+
+function onSocketData(this: SocketWithConnection, chunk: Buffer): void {
+  this[kConnection].received(chunk);
+}
+function onSocketEnd(this: SocketWithConnection): void {
+  this[kConnection].peerEnded();
+}
+function onSocketClose(this: SocketWithConnection): void {
+  this[kConnection].closed();
+}
+function onSocketError(): void {
+  // A reset or write error: 'close' follows and cleans up.
+}
+
+const kConnection = Symbol('ballast.http1Connection');
+type SocketWithConnection = Duplex & { [kConnection]: Http1Connection };
+
+export class Http1Connection implements ChunkedSink {
+  private phase = Phase.Head;
+  /** Unparsed input (a partial head, or pipelined requests). */
+  private pending: Buffer | null = null;
+  /** Where the head scan of `pending` resumes. */
+  private scanned = 0;
+  /** performance.now() deadline of the current wait, and what it means. */
+  private deadline: number;
+  private headStarted = false;
+  private requests = 0;
+  private request: Http1Request | null = null;
+  private response: Http1Response | null = null;
+  /** Body framing of the current request. */
+  private bodyRemaining = 0;
+  private decoder: ChunkedDecoder | null = null;
+  private peerDone = false;
+  private paused = false;
+  /** A request is counted in the server's `inFlight`. */
+  private active = false;
+
+  constructor(
+    private readonly server: Http1Server,
+    readonly socket: Duplex,
+    readonly remoteAddress: string,
+  ) {
+    this.deadline = performance.now() + server.options.headersTimeoutMs;
+    const tagged = socket as SocketWithConnection;
+    tagged[kConnection] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('error', onSocketError);
+  }
+
+  received(chunk: Buffer): void {
+    switch (this.phase) {
+      case Phase.Head:
+        this.append(chunk);
+        this.parseHeads();
+        return;
+      case Phase.Body:
+        this.feedBody(chunk, 0);
+        return;
+      case Phase.Responding:
+        // The next request, pipelined: kept until this response is done.
+        this.append(chunk);
+        if ((this.pending as Buffer).length > PIPELINE_BUFFER) this.pause();
+        return;
+      default:
+    }
+  }
+
+  private append(chunk: Buffer): void {
+    const pending = this.pending;
+    this.pending = pending === null ? chunk : Buffer.concat([pending, chunk]);
+  }
+
+  /** Parses every complete head in `pending` until a request is in progress. */
+  private parseHeads(): void {
+    while (this.phase === Phase.Head && this.pending !== null) {
+      const input = this.pending;
+      if (!this.headStarted) {
+        this.headStarted = true;
+        if (this.requests > 0) this.deadline = performance.now() + this.server.options.headersTimeoutMs;
+      }
+      const scan = scanHead(input, this.scanned, input.length);
+      if (scan.kind === 'invalid') {
+        this.refuse(400);
+        return;
+      }
+      if (scan.kind === 'incomplete') {
+        this.scanned = scan.scanned;
+        if (input.length > this.server.options.maxHeadBytes) this.refuse(this.requestLineOverflowed(input) ? 414 : 431);
+        return;
+      }
+      const end = scan.end;
+      if (end > this.server.options.maxHeadBytes) {
+        this.refuse(this.requestLineOverflowed(input) ? 414 : 431);
+        return;
+      }
+      this.scanned = 0;
+      this.pending = end === input.length ? null : input.subarray(end);
+      if (end === 2) {
+        // An empty line before a request line is tolerated (RFC 9112 §2.2).
+        this.headStarted = false;
+        continue;
+      }
+      const head = parseRequestHead(input.toString('latin1', 0, end));
+      if (typeof head === 'number') {
+        this.refuse(head);
+        return;
+      }
+      this.begin(head);
+    }
+  }
+
+  private requestLineOverflowed(input: Buffer): boolean {
+    const lf = input.indexOf(10);
+    return (lf === -1 ? input.length : lf) > this.server.options.maxUrlLength + 32;
+  }
+
+  private begin(head: RequestHead): void {
+    this.requests++;
+    this.headStarted = false;
+    let body: Http1Body | null = null;
+    if (head.chunked) {
+      this.decoder = new ChunkedDecoder();
+      body = new Http1Body(this, undefined);
+    } else if (head.contentLength > 0) {
+      this.bodyRemaining = head.contentLength;
+      body = new Http1Body(this, head.contentLength);
+    }
+    const request = new Http1Request(head, this.remoteAddress, body);
+    const response = new Http1Response(this, request);
+    this.request = request;
+    this.response = response;
+    this.server.inFlight++;
+    this.active = true;
+    this.phase = body === null ? Phase.Responding : Phase.Body;
+    this.server.handlers.request(request, response);
+    if (this.phase === Phase.Body && this.pending !== null) {
+      const rest = this.pending;
+      this.pending = null;
+      this.feedBody(rest, 0);
+    }
+  }
+
+  /** Passes body bytes to the request's body; what follows the body is the next request. */
+  private feedBody(input: Buffer, start: number): void {
+    const body = this.request?.body as Http1Body;
+    if (this.decoder !== null) {
+      const result = this.decoder.feed(input, start, input.length, this);
+      if (result === CHUNKED_MORE) return;
+      if (result === CHUNKED_MALFORMED || result === CHUNKED_TOO_LARGE) {
+        this.bodyBroken(result === CHUNKED_TOO_LARGE ? 413 : 400);
+        return;
+      }
+      this.decoder = null;
+      this.bodyEnded(body, input.subarray(result));
+      return;
+    }
+    const available = input.length - start;
+    if (available <= this.bodyRemaining) {
+      this.bodyRemaining -= available;
+      body.push(start === 0 ? input : input.subarray(start));
+      if (this.bodyRemaining === 0) this.bodyEnded(body, null);
+      return;
+    }
+    const end = start + this.bodyRemaining;
+    this.bodyRemaining = 0;
+    body.push(input.subarray(start, end));
+    this.bodyEnded(body, input.subarray(end));
+  }
+
+  chunkData(data: Buffer): void {
+    // Chunk data is a view of a socket read; a body held for later keeps it, it is never overwritten.
+    (this.request?.body as Http1Body).push(data);
+  }
+
+  private bodyEnded(body: Http1Body, rest: Buffer | null): void {
+    if (rest !== null && rest.length > 0) this.append(rest);
+    if (this.phase !== Phase.Body) return;
+    this.phase = Phase.Responding;
+    body.finish();
+    if (this.response?.finished === true) this.responseFinished();
+  }
+
+  /**
+   * A chunked body broke its framing mid-stream. The head may already have
+   * been forwarded; the handler learns it as a client that went away, and
+   * the client gets the refusal if no response started.
+   */
+  private bodyBroken(status: number): void {
+    const response = this.response;
+    this.phase = Phase.Closed;
+    if (response !== null && !response.headersSent) {
+      this.socket.removeListener('data', onSocketData);
+      endLingering(this.socket, rawResponse(status));
+      this.server.handlers.refused?.(status, this.remoteAddress);
+    } else this.socket.destroy();
+    response?.clientGone();
+  }
+
+  /** Answers a head that is not a valid request and closes; nothing after it is read. */
+  private refuse(status: number): void {
+    this.phase = Phase.Closed;
+    this.pending = null;
+    this.socket.removeListener('data', onSocketData);
+    endLingering(this.socket, rawResponse(status));
+    this.server.handlers.refused?.(status, this.remoteAddress);
+  }
+
+  /** Called by the response when it completed. */
+  responseFinished(): void {
+    const request = this.request as Http1Request;
+    const response = this.response as Http1Response;
+    this.settle();
+    if (this.phase === Phase.Body) {
+      // Answered before the whole body arrived (an error, or a server that did not wait): the rest is not read.
+      this.phase = Phase.Closed;
+      endLingering(this.socket, null);
+      return;
+    }
+    if (this.phase !== Phase.Responding) return;
+    this.request = null;
+    this.response = null;
+    if (response.closesConnection || request.body?.complete === false || this.peerDone) {
+      this.phase = Phase.Closed;
+      endLingering(this.socket, null);
+      return;
+    }
+    this.phase = Phase.Head;
+    this.deadline = performance.now() + this.server.options.idleTimeoutMs;
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    // A pipelined request is taken up on the next tick, outside the callbacks that finished this one.
+    if (this.pending !== null) process.nextTick(parsePipelined, this);
+  }
+
+  resumeParsing(): void {
+    if (this.phase === Phase.Head) this.parseHeads();
+  }
+
+  /** The client shut down its sending side. */
+  peerEnded(): void {
+    this.peerDone = true;
+    if (this.phase === Phase.Head) {
+      if (this.pending === null) this.socket.end();
+      else this.refuse(400);
+    } else {
+      // As Node's HTTP server does, a client that stops sending before its answer gave up on it.
+      this.phase = Phase.Closed;
+      this.response?.clientGone();
+      this.socket.destroy();
+    }
+  }
+
+  /** The current request leaves the server's in-flight count. */
+  private settle(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.server.inFlight--;
+  }
+
+  closed(): void {
+    const previous = this.phase;
+    this.phase = Phase.Closed;
+    this.settle();
+    this.server.forget(this);
+    if (previous !== Phase.Closed || this.response !== null) this.response?.clientGone();
+    this.response = null;
+    this.request = null;
+  }
+
+  closeIfIdle(): void {
+    if (this.phase === Phase.Head && this.pending === null) this.socket.destroy();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  checkDeadline(now: number): void {
+    if (this.phase !== Phase.Head || now < this.deadline) return;
+    if (this.headStarted || this.requests === 0) this.refuse(408);
+    else this.socket.destroy();
+  }
+
+  pause(): void {
+    if (this.paused || this.phase === Phase.Closed) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  /** The listener is shutting down: no more keep-alive. */
+  get draining(): boolean {
+    return this.server.closing;
+  }
+
+  /** Writes the response head of `100 Continue`. */
+  writeContinue(): void {
+    this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+  }
+
+  /** Hands the socket and any bytes read past the head to a tunnel (WebSocket); the connection stops serving. */
+  detach(): { socket: Duplex; head: Buffer } {
+    const head = this.pending ?? Buffer.alloc(0);
+    this.pending = null;
+    this.phase = Phase.Closed;
+    this.settle();
+    this.server.forget(this);
+    this.socket.removeListener('data', onSocketData);
+    this.socket.removeListener('end', onSocketEnd);
+    this.socket.removeListener('close', onSocketClose);
+    this.socket.removeListener('error', onSocketError);
+    this.request = null;
+    this.response = null;
+    return { socket: this.socket, head };
+  }
+}
+
+function parsePipelined(connection: Http1Connection): void {
+  connection.resumeParsing();
+}
+
+/** A request read by an `Http1Connection`. */
+export class Http1Request implements ProxyRequest {
+  readonly method: string;
+  url: string;
+  readonly contentLength: number;
+  readonly httpVersionMajor = 1;
+  readonly httpVersionMinor: number;
+  /** The client asked to close the connection after this request. */
+  readonly close: boolean;
+  /** `Connection: upgrade` with an `Upgrade` field. */
+  readonly upgrade: boolean;
+  private headerMap: HeaderMap | undefined;
+  /** Whether the field list was changed after parsing. */
+  private rewritten = false;
+
+  constructor(
+    private readonly head: RequestHead,
+    readonly remoteAddress: string,
+    readonly body: Http1Body | null,
+  ) {
+    this.method = head.method;
+    this.url = head.target;
+    this.contentLength = head.contentLength;
+    this.httpVersionMinor = head.minor;
+    this.close = head.close;
+    this.upgrade = head.connectionUpgrade && (head.fields & Field.Upgrade) !== 0;
+  }
+
+  get rawHeaders(): string[] {
+    return this.head.rawHeaders;
+  }
+
+  get stats(): FieldStats {
+    return this.head;
+  }
+
+  get plainFields(): string | null {
+    if (this.rewritten || !this.head.plain) return null;
+    const text = this.head.text;
+    return text.slice(this.head.fieldsStart, text.length - 2);
+  }
+
+  header(lowerName: string): string | undefined {
+    const head = this.head;
+    const bit = fieldBit(lowerName);
+    if (bit !== 0 && (head.fields & bit) === 0 && !this.rewritten) return undefined;
+    if (bit === Field.Host && head.hostCount === 1) return head.host;
+    return headerValue(head.rawHeaders, lowerName);
+  }
+
+  replaceHost(authority: string): void {
+    const raw = this.head.rawHeaders;
+    let replaced = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      if ((raw[i] as string).toLowerCase() === 'host') {
+        raw[i + 1] = authority;
+        replaced = true;
+      }
+    }
+    if (!replaced) raw.push('Host', authority);
+    this.rewritten = true;
+    this.head.host = authority;
+    this.head.hostCount = 1;
+    this.headerMap = undefined;
+  }
+
+  get headers(): HeaderMap {
+    this.headerMap ??= headerMapOf(this.head.rawHeaders);
+    return this.headerMap;
+  }
+}
+
+/** Every value of `lowerName` in a raw header list, joined as Node joins them. */
+export function headerValue(raw: readonly string[], lowerName: string): string | undefined {
+  let value: string | undefined;
+  const length = lowerName.length;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== length || name.toLowerCase() !== lowerName) continue;
+    const next = raw[i + 1] as string;
+    value = value === undefined ? next : `${value}${lowerName === 'cookie' ? '; ' : ', '}${next}`;
+  }
+  return value;
+}
+
+function headerMapOf(raw: readonly string[]): HeaderMap {
+  const map: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (name.charCodeAt(0) === 58 /* ':' */) continue;
+    const value = raw[i + 1] as string;
+    const existing = map[name];
+    if (existing === undefined) map[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else map[name] = `${existing}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return map;
+}
+
+/** The body of an HTTP/1 request, delivered as the connection reads it. */
+export class Http1Body implements RequestBody {
+  complete = false;
+  private sink: BodySink | null = null;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private flowing = true;
+
+  constructor(
+    private readonly connection: Http1Connection,
+    readonly length: number | undefined,
+  ) {}
+
+  start(sink: BodySink): void {
+    this.sink = sink;
+    this.deliverHeld();
+  }
+
+  resume(): void {
+    this.flowing = true;
+    this.deliverHeld();
+    if (this.flowing) this.connection.resume();
+  }
+
+  /** Called by the connection with each piece read. */
+  push(chunk: Buffer): void {
+    if (this.sink === null || !this.flowing || this.held.length > 0) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.heldBytes > BODY_BUFFER) this.connection.pause();
+      return;
+    }
+    if (!this.sink.data(chunk)) {
+      this.flowing = false;
+      this.connection.pause();
+    }
+  }
+
+  /** Called by the connection when the body ended. */
+  finish(): void {
+    this.complete = true;
+    if (this.sink !== null && this.held.length === 0) this.sink.end();
+  }
+
+  private deliverHeld(): void {
+    const sink = this.sink;
+    if (sink === null) return;
+    while (this.held.length > 0 && this.flowing) {
+      const chunk = this.held.shift() as Buffer;
+      this.heldBytes -= chunk.length;
+      if (!sink.data(chunk)) this.flowing = false;
+    }
+    if (this.held.length === 0 && this.complete && this.flowing) sink.end();
+    if (this.heldBytes <= BODY_BUFFER && this.flowing) this.connection.resume();
+  }
+}
+
+/** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
+function bodiless(status: number): boolean {
+  return status === 204 || status === 304 || status < 200;
+}
+
+const enum Framing {
+  Length,
+  Chunked,
+  /** HTTP/1.0 client, unknown length: the body ends when the connection closes. */
+  Close,
+  None,
+}
+
+function uncork(response: Http1Response): void {
+  response.flush();
+}
+
+/** The response to an `Http1Request`. */
+export class Http1Response implements ProxyResponse {
+  headersSent = false;
+  finished = false;
+  closesConnection = false;
+  onClientGone: (() => void) | undefined = undefined;
+  private head: string | null = null;
+  /** A server's head passed on as received (see `forwardHead`), until written. */
+  private forwarded: ResponseHead | null = null;
+  private framing = Framing.Length;
+  private corked = false;
+  private gone = false;
+
+  constructor(
+    private readonly connection: Http1Connection,
+    private readonly request: Http1Request,
+  ) {
+    if (request.close) this.closesConnection = true;
+  }
+
+  closeConnection(): void {
+    this.closesConnection = true;
+  }
+
+  writeContinue(): void {
+    this.connection.writeContinue();
+  }
+
+  /** Takes the connection's socket for a tunnel (see `Http1Connection.detach`); this response is never written. */
+  detach(): { socket: Duplex; head: Buffer } {
+    this.finished = true;
+    return this.connection.detach();
+  }
+
+  writeHead(status: number, reason: string | undefined, headers: string[]): void {
+    this.headersSent = true;
+    let framing = Framing.Close;
+    let text = '';
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i] as string;
+      if (name.length === 14 && name.toLowerCase() === 'content-length') framing = Framing.Length;
+      text += `${name}: ${headers[i + 1] as string}\r\n`;
+    }
+    if (this.request.method === 'HEAD' || bodiless(status)) framing = Framing.None;
+    else if (framing === Framing.Close && this.request.httpVersionMinor > 0) {
+      framing = Framing.Chunked;
+      text += 'transfer-encoding: chunked\r\n';
+    }
+    const body = this.request.body;
+    if (framing === Framing.Close || this.connection.draining || (body !== null && !body.complete)) {
+      this.closesConnection = true;
+    }
+    if (this.closesConnection) text += 'connection: close\r\n';
+    else if (this.request.httpVersionMinor === 0) text += 'connection: keep-alive\r\n';
+    this.framing = framing;
+    this.head = `HTTP/1.1 ${status} ${reason ?? STATUS_CODES[status] ?? ''}\r\n${text}\r\n`;
+  }
+
+  forwardHead(head: ResponseHead): boolean {
+    const request = this.request;
+    const body = request.body;
+    if (head.minor !== 1 || request.httpVersionMinor === 0 || this.closesConnection || this.connection.draining || (body !== null && !body.complete)) {
+      return false;
+    }
+    if (request.method === 'HEAD' || bodiless(head.status)) this.framing = Framing.None;
+    else if (head.contentLength >= 0) this.framing = Framing.Length;
+    else return false;
+    this.headersSent = true;
+    this.forwarded = head;
+    return true;
+  }
+
+  write(chunk: Buffer): boolean {
+    const socket = this.connection.socket;
+    const forwarded = this.forwarded;
+    if (forwarded !== null) {
+      this.forwarded = null;
+      // A small response usually arrives in one read: its head and body then leave in one write.
+      if (!this.corked && this.framing === Framing.Length && chunk.length <= JOIN_LIMIT) return socket.write(forwarded.forwardBytes(chunk));
+      if (!this.corked) {
+        this.corked = true;
+        socket.cork();
+        process.nextTick(uncork, this);
+      }
+      socket.write(forwarded.forwardBytes(null));
+    }
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(uncork, this);
+    }
+    if (this.head !== null) {
+      socket.write(this.head, 'latin1');
+      this.head = null;
+    }
+    if (this.framing === Framing.None || chunk.length === 0) return !socket.writableNeedDrain;
+    if (this.framing === Framing.Chunked) {
+      socket.write(chunkHeader(chunk.length), 'latin1');
+      socket.write(chunk);
+      return socket.write(CHUNK_END);
+    }
+    return socket.write(chunk);
+  }
+
+  onceDrain(listener: () => void): void {
+    this.connection.socket.once('drain', listener);
+  }
+
+  end(body?: Buffer): void {
+    if (this.finished) return;
+    if (body !== undefined) this.write(body);
+    else if (this.forwarded !== null) {
+      this.connection.socket.write(this.forwarded.forwardBytes(null));
+      this.forwarded = null;
+    } else if (this.head !== null) this.write(EMPTY);
+    if (this.framing === Framing.Chunked) this.connection.socket.write(LAST_CHUNK);
+    this.finished = true;
+    this.connection.responseFinished();
+  }
+
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.connection.socket.uncork();
+  }
+
+  destroy(): void {
+    this.finished = true;
+    this.connection.socket.destroy();
+  }
+
+  /** The connection closed while this response was active. */
+  clientGone(): void {
+    if (this.gone || this.finished) return;
+    this.gone = true;
+    this.onClientGone?.();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Largest piece of body copied to join its head in one write (when it does not directly follow the head already). */
+const JOIN_LIMIT = 16 * 1024;
