@@ -3,12 +3,21 @@ import type { TcpListenerConfig } from '../config/types.js';
 import { AddressSet } from '../core/address.js';
 import type { Pool } from '../pools/pool.js';
 import type { AccessLogWriter } from '../proxy/access-log.js';
-import { TcpSession, TcpStats, type TcpListenerStats, type TcpProxyContext } from '../proxy/tcp.js';
+import { tickIntervalMs, TcpSession, TcpStats, type TcpListenerStats, type TcpProxyContext } from '../proxy/tcp.js';
 import { listenOn, waitUntil } from './listen.js';
 
 /**
+ * The part of Node's `net.Server` internals the listener uses: the listening
+ * handle calls `onconnection(status, clientHandle)` for every accepted
+ * connection (also in cluster workers, whose handle the primary feeds).
+ */
+interface ListeningHandle {
+  onconnection?: unknown;
+}
+
+/**
  * A `tcp` listener: every accepted connection is balanced on its own to a
- * server of one pool and piped to it byte for byte. The pool, the PROXY
+ * server of one pool and relayed to it byte for byte. The pool, the PROXY
  * protocol settings and the idle timeout can be swapped at run time (reload)
  * without touching the socket; open connections keep the settings they
  * started with.
@@ -26,15 +35,28 @@ export class TcpListener {
     this.sessions.delete(session);
     if (this.sessions.size === 0) this.onAllDone?.();
   };
+  /** Enforces every session's deadlines, see tickIntervalMs. */
+  private ticker: NodeJS.Timeout | undefined;
+  private tickMs = 0;
+  private readonly tick = (): void => {
+    const now = performance.now();
+    for (const session of this.sessions) session.tick(now);
+  };
 
   constructor(config: TcpListenerConfig, pool: Pool, accessLog: AccessLogWriter | undefined) {
     this.name = config.name;
     this.config = config;
     this.context = this.buildContext(pool, accessLog);
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => this.accept(socket));
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => this.acceptSocket(socket));
   }
 
-  /** Binds the configured address. */
+  /**
+   * Binds the configured address. Accepted connections then reach
+   * `acceptHandle` straight from the listening handle, so that the session
+   * builds the client socket with `onread` (which `net.Server` does not
+   * offer) and client reads allocate nothing; should a Node.js version lack
+   * that callback, Node's own accept path (`acceptSocket`) serves instead.
+   */
   async listen(): Promise<void> {
     await listenOn(this.server, this.config.listen);
     // After a successful bind the only errors left are failed accepts
@@ -42,6 +64,11 @@ export class TcpListener {
     this.server.on('error', () => {
       this.counters.listener.acceptErrors++;
     });
+    const handle = (this.server as unknown as { _handle?: ListeningHandle | null })._handle;
+    if (typeof handle?.onconnection === 'function') {
+      handle.onconnection = (status: number, client: object): void => this.acceptHandle(status, client);
+    }
+    this.schedule(tickIntervalMs(this.context));
   }
 
   get address(): AddressInfo {
@@ -52,6 +79,10 @@ export class TcpListener {
   update(config: TcpListenerConfig, pool: Pool, accessLog: AccessLogWriter | undefined): void {
     this.config = config;
     this.context = this.buildContext(pool, accessLog);
+    if (this.ticker === undefined) return;
+    // Open sessions keep their settings: keep checking them at least as often as they need.
+    const ms = tickIntervalMs(this.context);
+    this.schedule(this.sessions.size > 0 ? Math.min(ms, this.tickMs) : ms);
   }
 
   /** Client connections open now. */
@@ -79,18 +110,33 @@ export class TcpListener {
       for (const session of this.sessions) session.destroy();
       await finished;
     }
+    clearInterval(this.ticker);
+    this.ticker = undefined;
     await closed;
   }
 
-  private accept(socket: Socket): void {
-    if (socket.remoteAddress === undefined) {
-      // Already gone between accept and this callback.
-      socket.destroy();
+  private schedule(ms: number): void {
+    if (this.ticker !== undefined && ms === this.tickMs) return;
+    clearInterval(this.ticker);
+    this.tickMs = ms;
+    this.ticker = setInterval(this.tick, ms).unref();
+  }
+
+  /** A connection from the listening handle; `status` is a negative errno when the accept failed. */
+  private acceptHandle(status: number, client: object): void {
+    if (status !== 0) {
+      this.counters.listener.acceptErrors++;
       return;
     }
-    const session = new TcpSession(socket, this.context, this.onSessionDone);
+    const session = new TcpSession(this.context, this.onSessionDone);
     this.sessions.add(session);
-    session.start();
+    session.acceptHandle(client);
+  }
+
+  private acceptSocket(socket: Socket): void {
+    const session = new TcpSession(this.context, this.onSessionDone);
+    this.sessions.add(session);
+    session.acceptSocket(socket);
   }
 
   private buildContext(pool: Pool, accessLog: AccessLogWriter | undefined): TcpProxyContext {

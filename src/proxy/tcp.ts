@@ -1,16 +1,16 @@
 /**
- * Layer 4 forwarding: one client connection piped to one server connection,
+ * Layer 4 forwarding: one client connection relayed to one server connection,
  * with failover while nothing has been forwarded yet, half-close, idle
  * timeouts and the PROXY protocol in both directions.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, Socket, type SocketConstructorOpts } from 'node:net';
 import { normalizeIp } from '../core/address.js';
 import type { PickContext } from '../balancers/types.js';
 import type { Pool } from '../pools/pool.js';
 import type { QueueWaiter } from '../pools/queue.js';
 import type { PoolServer } from '../pools/server.js';
 import type { AccessLogWriter } from './access-log.js';
-import { encodeProxyHeader, readProxyHeader, type ProxyProtocolVersion, type ReadProxyHeaderResult } from './proxy-protocol.js';
+import { encodeProxyHeader, ProxyHeaderParser, type ProxyProtocolVersion } from './proxy-protocol.js';
 
 /** What a TCP session needs to know about the listener it arrived on. Rebuilt on reload; sessions keep the one they started with. */
 export interface TcpProxyContext {
@@ -141,54 +141,141 @@ const MIN_RETRY_CONCURRENCY = 3;
 
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
-const kSession = Symbol('ballast.tcpSession');
-type SessionSocket = Socket & { [kSession]?: TcpSession | undefined };
+/**
+ * How often a listener must call `tick` on its sessions: an eighth of the
+ * shortest timeout a session of `context` can have (idle, connect, linger),
+ * but no more often than every 10 ms. A deadline is then enforced at most one
+ * tick late, the idle timeout at most two. One sweep per listener replaces a
+ * timer per socket that every read and write would otherwise re-arm.
+ */
+export function tickIntervalMs(context: TcpProxyContext): number {
+  return Math.max(10, Math.min(context.idleTimeoutMs, context.pool.config.timeouts.connect, CLOSE_LINGER_MS) / 8);
+}
 
 /**
- * Read buffers of the server sockets, shared by every session. A server
- * socket reads into a buffer lent from here (`onread`), the bytes go to the
- * client straight from that memory, and the buffer comes back once the write
- * has finished. Bulk transfers from servers then allocate nothing per read:
- * otherwise every read is a fresh 64 KiB allocation outside the JavaScript
- * heap, and that churn makes V8 run a full garbage collection for about
- * every 64 MiB forwarded and glibc hand the memory back to the kernel and
- * fault it in again, which together cost more CPU than the copying itself.
+ * Read buffers. Each socket reads through `onread` into a buffer lent by its
+ * Relay, and the bytes go to the other socket straight from there, so
+ * forwarding allocates nothing per read. Otherwise Node.js reads every chunk
+ * into a fresh 64 KiB allocation outside the JavaScript heap, and that churn
+ * makes V8 run a full garbage collection for about every 64 MiB forwarded and
+ * glibc hand the memory back to the kernel and fault it in again, which
+ * together cost more CPU than the copying itself.
  *
- * A socket always holds the buffer for its next read, so a quiet connection
- * holds a small one; after a read that filled its buffer, the next read gets
- * a large one. Spare buffers are kept up to a bound; beyond it they are left
- * to the garbage collector. Take and give are O(1).
+ * A socket whose reads are small (a quiet connection, a short request) reads
+ * into the one small buffer every such socket shares: libuv reads a socket
+ * and runs its read callback in one go, and the callback copies the bytes out
+ * before any other socket can read, so a quiet connection holds no buffer of
+ * its own. After a read that fills it, the socket is lent a large buffer of
+ * its own until its reads turn small again. Spare large buffers are kept up
+ * to a bound; beyond it they are left to the garbage collector. Take and give
+ * are O(1).
  */
 const SMALL_READ_BUFFER = 4 * 1024;
 const LARGE_READ_BUFFER = 64 * 1024;
-const spareSmallBuffers: Buffer[] = [];
+const sharedSmallBuffer = Buffer.allocUnsafeSlow(SMALL_READ_BUFFER);
 const spareLargeBuffers: Buffer[] = [];
-/** At most 4 MiB of spare buffers of each size. */
-const MAX_SPARE_SMALL = 1024;
+/** At most 4 MiB of spare large buffers. */
 const MAX_SPARE_LARGE = 64;
 
-function takeReadBuffer(large: boolean): Buffer {
-  return (large ? spareLargeBuffers.pop() : spareSmallBuffers.pop()) ?? Buffer.allocUnsafeSlow(large ? LARGE_READ_BUFFER : SMALL_READ_BUFFER);
+function takeLargeBuffer(): Buffer {
+  return spareLargeBuffers.pop() ?? Buffer.allocUnsafeSlow(LARGE_READ_BUFFER);
 }
 
 /** Precondition: nothing reads into or writes from `buffer` any more. */
-function giveReadBuffer(buffer: Buffer): void {
-  if (buffer.length === LARGE_READ_BUFFER) {
-    if (spareLargeBuffers.length < MAX_SPARE_LARGE) spareLargeBuffers.push(buffer);
-  } else if (spareSmallBuffers.length < MAX_SPARE_SMALL) spareSmallBuffers.push(buffer);
+function giveLargeBuffer(buffer: Buffer): void {
+  if (spareLargeBuffers.length < MAX_SPARE_LARGE) spareLargeBuffers.push(buffer);
 }
 
+/**
+ * One direction of a session: what the source socket reads is written to the
+ * other socket. From a large buffer it is written from that memory itself:
+ * when the write completes at once (the kernel took every byte) the source
+ * reads into the same buffer again; otherwise the buffer stays with the write
+ * until its callback and the source is lent another one. A buffer is never
+ * read into or given back while a write still uses it. From the shared small
+ * buffer the write gets a copy.
+ */
+export class Relay {
+  /** The large buffer lent to the source socket; undefined while its reads are small, or while its last one is held by a write. */
+  private buffer: Buffer | undefined;
+  private large = false;
+  /** Per write of a large buffer not completed yet, oldest first: the buffer while the write holds it, else null. */
+  private writes: Array<Buffer | null> | undefined;
+  /** Write callback: writes complete in order, so each completion settles the oldest entry. */
+  private readonly written = (): void => {
+    const buffer = this.writes?.shift();
+    if (buffer) giveLargeBuffer(buffer);
+  };
+
+  /** `onread` buffer function: called when the source socket is created and after each of its reads. */
+  readonly lend = (): Buffer => (this.large ? (this.buffer ??= takeLargeBuffer()) : sharedSmallBuffer);
+
+  /**
+   * Writes the `nread` bytes the source read into `buffer` to `to`. Returns
+   * false, which pauses the source until `to` drains, when `to` has enough
+   * queued. A `buffer` not lent by this relay (a chunk Node.js allocated) is
+   * written as it is.
+   */
+  forward(to: Socket, nread: number, buffer: Buffer): boolean {
+    const chunk = nread === buffer.length ? buffer : buffer.subarray(0, nread);
+    let more: boolean;
+    if (buffer === sharedSmallBuffer) more = to.write(Buffer.from(chunk));
+    else if (buffer !== this.buffer) return to.write(buffer);
+    else if (to.writableLength > 0 && nread * 4 < buffer.length) {
+      // Queued behind earlier writes, a small chunk would keep a mostly empty
+      // buffer lent for as long as the queue takes: a copy bounds what a
+      // trickle of small reads can hold.
+      more = to.write(Buffer.from(chunk));
+    } else {
+      more = to.write(chunk, this.written);
+      const writes = (this.writes ??= []);
+      if (to.writableLength === 0) writes.push(null);
+      else {
+        writes.push(buffer);
+        this.buffer = undefined;
+      }
+    }
+    this.large = nread >= SMALL_READ_BUFFER;
+    if (!this.large) this.release();
+    return more;
+  }
+
+  /** Gives back the large buffer lent to the source. Precondition: nothing reads into it any more. */
+  release(): void {
+    const buffer = this.buffer;
+    if (buffer === undefined) return;
+    this.buffer = undefined;
+    giveLargeBuffer(buffer);
+  }
+}
+
+const kSession = Symbol('ballast.tcpSession');
+type SessionSocket = Socket & { [kSession]?: TcpSession | undefined };
+
+function onClientData(this: SessionSocket, chunk: Buffer): void {
+  const session = this[kSession];
+  if (session !== undefined && !session.clientRead(chunk.length, chunk)) this.pause();
+}
+function onClientEnd(this: SessionSocket): void {
+  this[kSession]?.clientEnded();
+}
+function onClientDrain(this: SessionSocket): void {
+  this[kSession]?.clientDrained();
+}
 function onClientError(this: SessionSocket, error: NodeJS.ErrnoException): void {
   this[kSession]?.clientFailed(error);
 }
 function onClientClose(this: SessionSocket): void {
   this[kSession]?.clientClosed();
 }
-function onClientTimeout(this: SessionSocket): void {
-  this[kSession]?.timedOut();
-}
 function onUpstreamConnect(this: SessionSocket): void {
   this[kSession]?.upstreamConnected();
+}
+function onUpstreamEnd(this: SessionSocket): void {
+  this[kSession]?.serverEnded();
+}
+function onUpstreamDrain(this: SessionSocket): void {
+  this[kSession]?.upstreamDrained();
 }
 function onUpstreamError(this: SessionSocket, error: NodeJS.ErrnoException): void {
   this[kSession]?.upstreamFailed(error);
@@ -196,18 +283,20 @@ function onUpstreamError(this: SessionSocket, error: NodeJS.ErrnoException): voi
 function onUpstreamClose(this: SessionSocket): void {
   this[kSession]?.upstreamClosed();
 }
-function onUpstreamTimeout(this: SessionSocket): void {
-  this[kSession]?.upstreamTimedOut();
-}
-function onUpstreamEnd(this: SessionSocket): void {
-  this[kSession]?.serverEnded();
-}
-function onClientDrain(this: SessionSocket): void {
-  this[kSession]?.clientDrained();
-}
 
 function errorReason(side: 'client' | 'server', error: NodeJS.ErrnoException): string {
   return RESET_CODES.has(error.code ?? '') ? `${side} reset` : `${side} ${error.code ?? error.message}`;
+}
+
+/**
+ * Closes `socket` once both of its directions are done (its peer's FIN read,
+ * nothing left queued to write), else sends its FIN. A plain close of such a
+ * socket saves the shutdown call: the kernel still sends what it holds, then
+ * the FIN.
+ */
+function endOrClose(socket: Socket): void {
+  if (socket.readableEnded && socket.writableLength === 0) socket.destroy();
+  else socket.end();
 }
 
 /**
@@ -215,31 +304,43 @@ function errorReason(side: 'client' | 'server', error: NodeJS.ErrnoException): s
  *
  * Life: [read the PROXY header] → acquire a server (possibly waiting in the
  * pool's queue while every server is at its connection limit) → connect (on
- * failure, and while retries allow, another server not tried yet) → pipe
- * both ways → close. The client socket stays paused until a server
+ * failure, and while retries allow, another server not tried yet) → relay
+ * both ways → close. The client socket is not read until a server
  * connection is up, so early client bytes wait in the kernel (bounded by its
  * receive buffer) and nothing is forwarded before the server is chosen for
  * good.
  *
+ * Deadlines (idle, connect, PROXY header, linger) have no timers of their
+ * own: the listener calls `tick` every `tickIntervalMs`, and reads and drains
+ * bump an activity count that `tick` compares.
+ *
  * Invariants: `pool.begin`/`pool.end` pair exactly once per attempt;
  * `finish` runs exactly once, after both sockets closed. Socket events reach
- * the session through module-level handlers, so a session allocates no
- * closures of its own.
+ * the session through module-level handlers.
  */
-export class TcpSession implements QueueWaiter {
+export class TcpSession implements QueueWaiter, PickContext {
   private readonly startedAt = performance.now();
   private readonly pool: Pool;
-  /** What balancing sees: the client address, from the PROXY header when one was accepted. */
-  ctx: PickContext;
-  private queued = false;
-  private clientOpen = true;
-  private clientAddress: string;
-  private clientPort: number;
+  private client!: SessionSocket;
+  /** Client to server, and server to client. */
+  private readonly up = new Relay();
+  private readonly down = new Relay();
+  /** The client address, normalized; read from the socket (a getpeername call) only once something needs it. */
+  private address: string | undefined;
+  private clientPort = 0;
+  /** The pool's hash key for this connection, when the pool hashes; see hashConnection. */
+  hashKey: string | undefined;
+  /** Parses the PROXY header while one is expected. */
+  private header: ProxyHeaderParser | undefined;
+  /** Client bytes read after the PROXY header, sent once a server is connected. */
+  private early: Buffer | undefined;
   /** The address the client connected to; read from the socket (a getsockname call) only when a PROXY header needs it. */
   private localAddress: string | undefined;
   private localPort = 0;
   /** Bytes of an accepted PROXY header, not counted as client data. */
   private headerBytes = 0;
+  private queued = false;
+  private clientOpen = true;
   private server: PoolServer | undefined;
   private tried: PoolServer[] | undefined;
   private retries = 0;
@@ -251,36 +352,39 @@ export class TcpSession implements QueueWaiter {
   private connectMs: number | undefined;
   private serverFailed = false;
   private closingClient = false;
+  private lingerUntil = 0;
+  /** Reads and drains so far; `tick` compares it with what it saw last to find idle connections. */
+  private activity = 0;
+  private seenActivity = 0;
+  private quietSince = this.startedAt;
   private status = 0;
   private error: string | undefined;
   private finished = false;
-  /** The pooled buffer the current server socket will read into next; undefined between reads. */
-  private readBuffer: Buffer | undefined;
-  /** Whether the last read from the server filled its buffer: then the next read gets a large one. */
-  private lastReadFilled = false;
-  /** Pooled buffers whose bytes are being written to the client, in write order. */
-  private readonly sending: Buffer[] = [];
-  /** Write callback of those writes: each completion gives back the oldest buffer. Bound once per session. */
-  private onSent: (() => void) | undefined;
   /** Counters of the server this session is connected to. */
   serverCounters: TcpServerCounters | undefined;
 
-  /** Precondition: `client` was accepted paused (`pauseOnConnect`) with `allowHalfOpen`, and has a remote address. */
   constructor(
-    private readonly client: SessionSocket,
     private readonly context: TcpProxyContext,
     private readonly onDone: (session: TcpSession) => void,
   ) {
     this.pool = context.pool;
-    this.clientAddress = normalizeIp(client.remoteAddress ?? '');
-    this.clientPort = client.remotePort ?? 0;
-    this.ctx = this.pickContext();
   }
 
-  /** Only a `source-ip` hash key exists for a connection: there are no headers, cookies or paths. */
-  private pickContext(): PickContext {
-    const clientAddress = this.clientAddress;
-    return { clientAddress, hashKey: this.pool.hashKey?.({ clientAddress, url: '', headers: undefined }) };
+  /** Balancing sees the session itself: the client address and, for hashing pools, its key. */
+  get ctx(): PickContext {
+    return this;
+  }
+
+  /** What balancing sees: the client address, from the PROXY header when one was accepted. */
+  get clientAddress(): string {
+    return this.address ?? this.readPeer();
+  }
+
+  private readPeer(): string {
+    const address = normalizeIp(this.client.remoteAddress ?? '');
+    this.address = address;
+    this.clientPort = this.client.remotePort ?? 0;
+    return address;
   }
 
   /** Bytes received from the client so far, PROXY header excluded. */
@@ -293,25 +397,57 @@ export class TcpSession implements QueueWaiter {
     return this.client.bytesWritten;
   }
 
-  start(): void {
-    const client = this.client;
+  /**
+   * Starts on a connection the listening socket accepted, given as Node's
+   * native handle: the client socket is built here so that it reads into
+   * lent buffers, as Node.js does for its own accepted sockets but with
+   * `onread` (which `net.Server` does not offer). Paused, half-open allowed,
+   * no Nagle delay, as the listener's own sockets.
+   */
+  acceptHandle(handle: object): void {
+    const options = {
+      handle,
+      allowHalfOpen: true,
+      pauseOnCreate: true,
+      readable: true,
+      writable: true,
+      onread: { buffer: this.up.lend, callback: (nread: number, buffer: Uint8Array) => this.clientRead(nread, buffer as Buffer) },
+    };
+    const client = new Socket(options as SocketConstructorOpts);
+    client.setNoDelay(true);
+    this.start(client);
+  }
+
+  /** Starts on a socket Node.js accepted (paused, with `allowHalfOpen`): its reads arrive as chunks Node.js allocated. */
+  acceptSocket(socket: Socket): void {
+    socket.on('data', onClientData);
+    this.start(socket);
+  }
+
+  private start(client: SessionSocket): void {
+    this.client = client;
     client[kSession] = this;
     client.on('error', onClientError);
     client.on('close', onClientClose);
-    client.on('timeout', onClientTimeout);
-    client.setTimeout(this.context.idleTimeoutMs);
-    const counters = this.context.stats.listener;
+    client.on('end', onClientEnd);
+    client.on('drain', onClientDrain);
+    const context = this.context;
+    const counters = context.stats.listener;
     counters.connections++;
     counters.active++;
-    if (!this.context.acceptProxyProtocol) {
+    // The access log is written once the socket is closed, when its address can no longer be read.
+    if (context.accessLog !== undefined) this.readPeer();
+    if (!context.acceptProxyProtocol) {
+      this.hashConnection();
       this.firstAttempt();
       return;
     }
-    if (!this.context.isTrusted(this.clientAddress)) {
+    if (!context.isTrusted(this.clientAddress)) {
       this.reject(403, 'PROXY header from an untrusted peer');
       return;
     }
-    readProxyHeader(client, { timeoutMs: PROXY_HEADER_TIMEOUT_MS }, (result) => this.onProxyHeader(result));
+    this.header = new ProxyHeaderParser();
+    client.resume();
   }
 
   /** Closes both sides at once (listener shutdown). */
@@ -321,22 +457,48 @@ export class TcpSession implements QueueWaiter {
     this.upstream?.destroy();
   }
 
-  private onProxyHeader(result: ReadProxyHeaderResult): void {
-    if (!this.clientOpen) return;
-    const header = result.header;
-    if (header === undefined) {
-      this.reject(400, result.error ?? 'bad PROXY header');
-      return;
+  /**
+   * Client bytes: the `onread` callback of the client socket, or its `data`
+   * chunks when Node.js accepted it. Returns false to stop reading the client.
+   */
+  clientRead(nread: number, buffer: Buffer): boolean {
+    this.activity++;
+    const header = this.header;
+    if (header !== undefined) return this.readHeader(header, buffer.subarray(0, nread));
+    const upstream = this.upstream;
+    // Before a server is connected only a refused client is read, to discard what it still sends.
+    if (upstream === undefined || !this.connected) return true;
+    return this.up.forward(upstream, nread, buffer);
+  }
+
+  /** Feeds the PROXY header parser; returns whether to keep reading the client. */
+  private readHeader(parser: ProxyHeaderParser, chunk: Buffer): boolean {
+    // The parser keeps an incomplete header, and the read buffer is reused: give it a copy.
+    const result = parser.push(Buffer.from(chunk));
+    if (result.kind === 'incomplete') return true;
+    this.header = undefined;
+    if (result.kind === 'invalid') {
+      this.reject(400, result.reason);
+      return false;
     }
+    const header = result.header;
     this.headerBytes = header.length;
+    if (result.rest.length > 0) this.early = result.rest;
     if (header.source !== undefined && header.destination !== undefined) {
-      this.clientAddress = normalizeIp(header.source.address);
+      this.address = normalizeIp(header.source.address);
       this.clientPort = header.source.port;
       this.localAddress = normalizeIp(header.destination.address);
       this.localPort = header.destination.port;
-      this.ctx = this.pickContext();
     }
+    this.hashConnection();
     this.firstAttempt();
+    // Reading resumes once a server is connected; a client refused just now is read on, to discard.
+    return this.closingClient;
+  }
+
+  /** Only a `source-ip` hash key exists for a connection: there are no headers, cookies or paths. */
+  private hashConnection(): void {
+    this.hashKey = this.pool.hashKey?.({ clientAddress: this.clientAddress, url: '', headers: undefined });
   }
 
   /** Refuses the connection before any server is involved. */
@@ -349,7 +511,7 @@ export class TcpSession implements QueueWaiter {
 
   /** The first attempt may wait in the pool's queue; retries take a free server or give up. */
   private firstAttempt(): void {
-    const acquired = this.pool.acquire(this.ctx, this);
+    const acquired = this.pool.acquire(this, this);
     if (acquired === 'queued') {
       this.queued = true;
       return;
@@ -390,28 +552,23 @@ export class TcpSession implements QueueWaiter {
       port: server.address.port,
       allowHalfOpen: true,
       noDelay: true,
-      // Server bytes are read into pooled buffers (see takeReadBuffer) and forwarded by serverData.
-      onread: {
-        buffer: () => this.lendReadBuffer(),
-        callback: (nread: number, buffer: Uint8Array) => this.serverData(nread, buffer as Buffer),
-      },
+      onread: { buffer: this.down.lend, callback: (nread: number, buffer: Uint8Array) => this.serverRead(nread, buffer as Buffer) },
     });
     upstream[kSession] = this;
-    upstream.setTimeout(this.pool.config.timeouts.connect);
     upstream.on('connect', onUpstreamConnect);
     upstream.on('error', onUpstreamError);
     upstream.on('close', onUpstreamClose);
-    upstream.on('timeout', onUpstreamTimeout);
+    upstream.on('end', onUpstreamEnd);
+    upstream.on('drain', onUpstreamDrain);
     this.upstream = upstream;
   }
 
   /** A server not tried yet by this session that can take a connection, or null. */
   private pickServer(): PoolServer | null {
-    const ctx = this.ctx;
     const tried = this.tried;
-    if (tried === undefined) return this.pool.pick(ctx);
+    if (tried === undefined) return this.pool.pick(this);
     for (let i = 0; i < 4; i++) {
-      const server = this.pool.pick(ctx);
+      const server = this.pool.pick(this);
       if (server === null) return null;
       if (!tried.includes(server)) return server;
     }
@@ -435,61 +592,62 @@ export class TcpSession implements QueueWaiter {
     counters.active++;
     counters.connectMsTotal += this.connectMs;
     this.serverCounters = counters;
-    upstream.setTimeout(this.context.idleTimeoutMs);
     const version = this.context.proxyProtocol;
     if (version !== undefined) {
+      const source = { address: this.clientAddress, port: this.clientPort };
       if (this.localAddress === undefined) {
         this.localAddress = normalizeIp(this.client.localAddress ?? '');
         this.localPort = this.client.localPort ?? 0;
       }
-      upstream.write(
-        encodeProxyHeader(
-          version,
-          { address: this.clientAddress, port: this.clientPort },
-          { address: this.localAddress, port: this.localPort },
-        ),
-      );
+      upstream.write(encodeProxyHeader(version, source, { address: this.localAddress, port: this.localPort }));
     }
-    // Client to server: pipe() carries backpressure and forwards the end as a
-    // half-close. Server to client: serverData writes each read, a full
-    // client pauses the server socket until it drains, and the server's end
-    // becomes the client's half-close. allowHalfOpen keeps the other
-    // direction flowing after one has ended.
-    this.client.pipe(upstream);
-    this.client.on('drain', onClientDrain);
-    upstream.on('end', onUpstreamEnd);
+    const early = this.early;
+    if (early !== undefined) {
+      this.early = undefined;
+      upstream.write(early);
+    }
+    // Each direction now relays what it reads (clientRead, serverRead): a
+    // full receiver pauses the sender until its `drain`, and an end is passed
+    // on as a half-close (clientEnded, serverEnded). allowHalfOpen keeps the
+    // other direction flowing after one has ended. A client socket Node.js
+    // accepted may have read its end already: pausing it does not stop its
+    // reads at once.
+    if (this.client.readableEnded) endOrClose(upstream);
+    else this.client.resume();
   }
 
-  /** Called by the server socket before each read (and once when it is created). */
-  private lendReadBuffer(): Buffer {
-    const buffer = takeReadBuffer(this.lastReadFilled);
-    this.readBuffer = buffer;
-    return buffer;
+  /** Server bytes: the `onread` callback of the server socket. Returns false to stop reading the server. */
+  private serverRead(nread: number, buffer: Buffer): boolean {
+    this.activity++;
+    return this.down.forward(this.client, nread, buffer);
   }
 
-  /**
-   * The server socket read `nread` bytes into `buffer`: write them to the
-   * client from that memory, which stays lent until the write has finished.
-   * Returns false, pausing the server socket, when the client's write buffer
-   * is full; the client's `drain` resumes it.
-   */
-  private serverData(nread: number, buffer: Buffer): boolean {
-    this.readBuffer = undefined;
-    this.lastReadFilled = nread === buffer.length;
-    this.sending.push(buffer);
-    this.onSent ??= () => {
-      const sent = this.sending.shift();
-      if (sent !== undefined) giveReadBuffer(sent);
-    };
-    return this.client.write(buffer.subarray(0, nread), this.onSent);
+  /** The client finished sending: pass the half-close on to the server. */
+  clientEnded(): void {
+    if (this.header !== undefined) {
+      this.header = undefined;
+      this.reject(400, 'connection closed before the PROXY header ended');
+      return;
+    }
+    const upstream = this.upstream;
+    if (upstream !== undefined && this.connected) endOrClose(upstream);
   }
 
-  /** Gives back the buffer the closed (or abandoned) server socket would have read into next. */
-  private releaseReadBuffer(): void {
-    const buffer = this.readBuffer;
-    if (buffer === undefined) return;
-    this.readBuffer = undefined;
-    giveReadBuffer(buffer);
+  /** The server finished sending: pass the half-close on to the client. */
+  serverEnded(): void {
+    endOrClose(this.client);
+  }
+
+  /** The client took everything written to it: the server socket, paused by serverRead, may read again. */
+  clientDrained(): void {
+    this.activity++;
+    this.upstream?.resume();
+  }
+
+  /** The server took everything written to it: the client socket, paused by clientRead, may read again. */
+  upstreamDrained(): void {
+    this.activity++;
+    this.client.resume();
   }
 
   upstreamFailed(error: NodeJS.ErrnoException): void {
@@ -502,19 +660,29 @@ export class TcpSession implements QueueWaiter {
     if (!this.client.destroyed) this.client.resetAndDestroy();
   }
 
-  /** The server finished sending: pass the half-close on to the client. */
-  serverEnded(): void {
-    this.client.end();
-  }
-
-  /** The client took everything written to it: the server socket, paused by serverData, may read again. */
-  clientDrained(): void {
-    this.upstream?.resume();
-  }
-
-  upstreamTimedOut(): void {
-    if (!this.connected) this.attemptFailed('connect timeout');
-    else this.timedOut();
+  /**
+   * Enforces the deadlines at `now` (performance.now()): the linger of a
+   * refused client, the PROXY header's, the connect timeout and the idle
+   * timeout. Called by the listener every `tickIntervalMs`. O(1).
+   */
+  tick(now: number): void {
+    if (this.closingClient) {
+      if (now >= this.lingerUntil) this.timedOut();
+      return;
+    }
+    if (this.header !== undefined && now - this.startedAt >= PROXY_HEADER_TIMEOUT_MS) {
+      this.header = undefined;
+      this.reject(400, 'PROXY header timeout');
+      return;
+    }
+    if (this.upstream !== undefined && !this.connected && now - this.attemptStartedAt >= this.pool.config.timeouts.connect) {
+      this.attemptFailed('connect timeout');
+      return;
+    }
+    if (this.activity !== this.seenActivity) {
+      this.seenActivity = this.activity;
+      this.quietSince = now;
+    } else if (now - this.quietSince >= this.context.idleTimeoutMs) this.timedOut();
   }
 
   /** Ends a connection attempt that never reached the server, then fails over or gives up. */
@@ -523,7 +691,6 @@ export class TcpSession implements QueueWaiter {
     const server = this.server as PoolServer;
     upstream[kSession] = undefined;
     upstream.destroy();
-    this.releaseReadBuffer();
     this.upstream = undefined;
     this.pool.end(server, performance.now() - this.attemptStartedAt, true);
     this.context.stats.listener.connectErrors++;
@@ -564,7 +731,7 @@ export class TcpSession implements QueueWaiter {
     const client = this.client;
     if (client.destroyed) return;
     this.closingClient = true;
-    client.setTimeout(CLOSE_LINGER_MS);
+    this.lingerUntil = performance.now() + CLOSE_LINGER_MS;
     client.end();
     client.resume();
   }
@@ -575,7 +742,7 @@ export class TcpSession implements QueueWaiter {
     if (this.connected && upstream !== undefined && !upstream.destroyed) upstream.resetAndDestroy();
   }
 
-  /** Idle timeout of either socket, or the end of the linger time of a refused client. */
+  /** Idle timeout, or the end of the linger time of a refused client. */
   timedOut(): void {
     if (!this.closingClient) this.error ??= 'idle timeout';
     this.client.destroy();
@@ -584,6 +751,7 @@ export class TcpSession implements QueueWaiter {
 
   clientClosed(): void {
     this.clientOpen = false;
+    this.header = undefined;
     if (this.queued) {
       this.queued = false;
       this.pool.leaveQueue(this);
@@ -595,21 +763,20 @@ export class TcpSession implements QueueWaiter {
       // The client left while we were still connecting: abandon the attempt.
       upstream[kSession] = undefined;
       upstream.destroy();
-      this.releaseReadBuffer();
       this.upstream = undefined;
       this.pool.end(this.server as PoolServer, performance.now() - this.attemptStartedAt, false);
       this.status = 499;
       this.error ??= 'client closed';
     }
     // A connected upstream closes by itself: after a clean close of the client
-    // both of its directions have ended too (pipe), and every abrupt end of
-    // the client (error, timeout, destroy) has already destroyed it.
+    // both of its directions have ended too (clientEnded, serverEnded), and
+    // every abrupt end of the client (error, timeout, destroy) has already
+    // destroyed it.
     this.maybeFinish();
   }
 
   upstreamClosed(): void {
     this.upstream = undefined;
-    this.releaseReadBuffer();
     this.maybeFinish();
   }
 
@@ -621,6 +788,10 @@ export class TcpSession implements QueueWaiter {
   private finish(): void {
     this.finished = true;
     this.client[kSession] = undefined;
+    // Both sockets are closed: nothing reads into their buffers any more.
+    // Buffers held by writes come back through the write callbacks.
+    this.up.release();
+    this.down.release();
     const now = performance.now();
     const bytesIn = this.bytesIn;
     const bytesOut = this.bytesOut;
@@ -643,7 +814,7 @@ export class TcpSession implements QueueWaiter {
     this.onDone(this);
     this.context.accessLog?.({
       listener: this.context.name,
-      client: this.clientAddress,
+      client: this.address ?? '',
       method: 'TCP',
       path: '-',
       status: this.status === 0 ? 499 : this.status,

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import type { PoolServer } from '../../src/pools/server.js';
+import type { AccessLogEntry } from '../../src/proxy/access-log.js';
 import { encodeProxyV1, encodeProxyV2, PROXY_V2_SIGNATURE } from '../../src/proxy/proxy-protocol.js';
-import type { TcpListenerStats } from '../../src/proxy/tcp.js';
+import { TcpSession, TcpStats, type TcpListenerStats, type TcpProxyContext } from '../../src/proxy/tcp.js';
 import { eventually } from '../helpers/net.js';
 import {
   collect,
@@ -125,6 +127,139 @@ describe('tcp listener: forwarding', () => {
   });
 });
 
+describe('tcp listener: reused read buffers', () => {
+  /** Writes `chunks` honouring backpressure, then half-closes. */
+  async function send(socket: Socket, chunks: readonly Buffer[]): Promise<void> {
+    for (const chunk of chunks) {
+      if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
+    }
+    socket.end();
+  }
+
+  /**
+   * Reads until the peer's FIN, starting only after a while and stopping
+   * again every `every` bytes: more than the kernel buffers between proxy and
+   * reader hold piles up, so the proxy's writes to this side stay pending.
+   */
+  function receive(socket: Socket, every: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let sinceStop = 0;
+      socket.pause();
+      setTimeout(() => socket.resume(), 300);
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        sinceStop += chunk.length;
+        if (sinceStop < every) return;
+        sinceStop = 0;
+        socket.pause();
+        setTimeout(() => socket.resume(), 10);
+      });
+      socket.once('end', () => resolve(Buffer.concat(chunks)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** About 12 MB in chunks of 1 byte to 200 KiB, so that reads both fill and barely use their buffers. */
+  function payload(seed: number): Buffer[] {
+    const sizes = [1, 7, 200 * 1024, 3, 64 * 1024, 4096, 4097, 65_537, 100, 131_072];
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < 260; i++) chunks.push(randomBytes(sizes[(i + seed) % sizes.length] as number));
+    return chunks;
+  }
+
+  const digest = (data: Buffer | readonly Buffer[]): string =>
+    createHash('sha256')
+      .update(Buffer.isBuffer(data) ? data : Buffer.concat(data))
+      .digest('hex');
+
+  test('concurrent transfers both ways, through slow readers on both ends, arrive intact', async (t) => {
+    // The server sends its own stream while it echoes nothing: each direction is checked on its own.
+    const fromServer = new Map<number, Buffer[]>();
+    const toServer = new Map<number, Promise<Buffer>>();
+    let next = 0;
+    const backend = await startTcpServer('slow', (socket) => {
+      const id = next++;
+      const chunks = payload(id + 5);
+      fromServer.set(id, chunks);
+      toServer.set(id, receive(socket, 1024 * 1024));
+      void send(socket, chunks);
+    });
+    const lb = await startTcpBallast([backend.address]);
+    t.after(async () => {
+      await lb.close();
+      await backend.close();
+    });
+    const runs = [0, 1].map(async (i) => {
+      const socket = await dial(lb.port, { allowHalfOpen: true });
+      const chunks = payload(i);
+      const received = receive(socket, 768 * 1024);
+      await send(socket, chunks);
+      const data = await received;
+      return { sent: digest(chunks), received: digest(data) };
+    });
+    const results = await Promise.all(runs);
+    const ids = [...fromServer.keys()].sort();
+    assert.equal(ids.length, 2);
+    const serverSent = new Set(ids.map((id) => digest(fromServer.get(id) as Buffer[])));
+    const serverReceived = new Set(await Promise.all(ids.map(async (id) => digest(await (toServer.get(id) as Promise<Buffer>)))));
+    for (const { sent, received } of results) {
+      assert.ok(serverReceived.has(sent), 'what a client sent reached the server intact');
+      assert.ok(serverSent.has(received), 'what the server sent reached the client intact');
+    }
+    await eventually(() => lb.logs.length === 2, 'two access log entries');
+    assert.ok(lb.logs.every((entry) => entry.status === 200 && entry.error === undefined));
+  });
+
+  test('a connection Node.js accepted itself is relayed the same way, PROXY header included', async (t) => {
+    // The listener takes connections from Node's accept path when the listening handle offers no hook.
+    const echo = await startEchoServer('echo');
+    const lb = await startTcpBallast([echo.address]);
+    const logs: AccessLogEntry[] = [];
+    const open = new Set<TcpSession>();
+    const context = (acceptProxyProtocol: boolean): TcpProxyContext => ({
+      name: 'plain',
+      pool: lb.pool,
+      proxyProtocol: undefined,
+      acceptProxyProtocol,
+      isTrusted: () => true,
+      idleTimeoutMs: 60_000,
+      accessLog: (entry) => logs.push(entry),
+      stats: new TcpStats(),
+    });
+    const plain = context(false);
+    const withHeader = context(true);
+    const servers = [plain, withHeader].map((ctx) =>
+      createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => {
+        const session = new TcpSession(ctx, (done) => open.delete(done));
+        open.add(session);
+        session.acceptSocket(socket);
+      }),
+    );
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+    t.after(async () => {
+      for (const server of servers) server.close();
+      await lb.close();
+      await echo.close();
+    });
+    const [plainPort, headerPort] = servers.map((server) => (server.address() as AddressInfo).port) as [number, number];
+    const data = randomBytes(3 * 1024 * 1024);
+    const plainResult = await exchange(plainPort, data);
+    assert.ok(plainResult.data.equals(data), 'echo intact');
+    const header = encodeProxyV1({ address: '127.0.0.9', port: 999 }, { address: '127.0.0.1', port: headerPort });
+    const headerResult = await exchange(headerPort, Buffer.concat([header, Buffer.from('after the header')]));
+    assert.equal(headerResult.data.toString(), 'after the header');
+    await eventually(() => logs.length === 2 && open.size === 0, 'both sessions finished');
+    assert.deepEqual(logs.map((entry) => [entry.status, entry.client]).sort(), [
+      [200, '127.0.0.1'],
+      [200, '127.0.0.9'],
+    ]);
+    assert.equal(plain.stats.listener.bytesIn, data.length);
+    assert.equal(plain.stats.listener.bytesOut, data.length);
+    assert.equal(withHeader.stats.listener.bytesIn, 'after the header'.length);
+  });
+});
+
 describe('tcp listener: failover and refusals', () => {
   test('a refused connection fails over to the next server with no byte lost', async (t) => {
     const dead = await deadAddress();
@@ -175,6 +310,41 @@ describe('tcp listener: failover and refusals', () => {
     await eventually(() => noRetry.logs.length === 1, 'access log entry');
     assert.equal(noRetry.logs[0]?.status, 502);
     assert.equal(noRetry.listener.stats().connectErrors, 1);
+  });
+
+  test('a connect timeout fails over to the next server', async (t) => {
+    // A listener whose process is stopped: the kernel queues a connection or
+    // two for it, then drops further SYNs, so a connection attempt hangs.
+    const child = spawn(process.execPath, [
+      '-e',
+      "const s = require('net').createServer(); s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => console.log(s.address().port));",
+    ]);
+    t.after(() => child.kill('SIGKILL'));
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+      child.once('error', reject);
+    });
+    child.kill('SIGSTOP');
+    const fillers = [0, 1, 2, 3].map(() => connect({ port, host: '127.0.0.1' }).on('error', () => undefined));
+    t.after(() => fillers.forEach((socket) => socket.destroy()));
+    await sleep(200);
+    const echo = await startEchoServer('echo');
+    const lb = await startTcpBallast([`127.0.0.1:${port}`, echo.address], { timeouts: { connect: '400ms' } });
+    t.after(async () => {
+      await lb.close();
+      await echo.close();
+    });
+    const started = Date.now();
+    const { data } = await exchange(lb.port, 'through the timeout');
+    const took = Date.now() - started;
+    assert.equal(data.toString(), 'through the timeout');
+    await eventually(() => lb.logs.length === 1, 'access log entry');
+    assert.equal(lb.logs[0]?.server, 's2');
+    assert.equal(lb.logs[0]?.retries, 1, 'round robin tried the stalled server first');
+    assert.ok(took >= 400, `failed over after ${took} ms, before the connect timeout`);
+    assert.ok(took < 400 + 2 * 50 + 500, `failed over after ${took} ms, long after the connect timeout`);
+    assert.equal(lb.listener.stats().connectErrors, 1);
+    assert.equal(poolServer(lb.pool, 's1').inFlight, 0);
   });
 
   test('with no server to take it, a connection is closed cleanly and logged as 503', async (t) => {
