@@ -1,12 +1,15 @@
 /**
- * `npm run bench`: the HTTP (L7) proxy benchmark.
+ * `npm run bench`: the HTTP (L7) proxy benchmark, then the TCP (L4) one.
  *
  * Starts two keep-alive backends, then Ballast, HAProxy and NGINX configured
  * alike (round robin over both backends), pins the proxies to CPU 0 and the
  * load generator plus backends to CPU 1, and runs wrk against the direct path
  * and each proxy in turn for several interleaved rounds. Prints the medians
  * as a markdown table and writes every run to bench/results/http.json.
- * Run from the repository root. See docs/benchmarks.md.
+ * Unless `--no-tcp`, the L4 benchmark of tcp.ts follows with settings derived
+ * from the HTTP ones (tcpOptionsForBench): its table and
+ * bench/results/tcp.json. Run from the repository root. See
+ * docs/benchmarks.md.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -25,6 +28,7 @@ import { BUSY_MACHINE_CPUS, bytesToMB, markdownTable, summarize } from './lib/re
 import type { RunRecord, Summary } from './lib/report.js';
 import { availability, staleBuildWarning, startBackends, startTarget } from './lib/targets.js';
 import type { Context, RunningBackends, RunningTarget, Unavailable } from './lib/targets.js';
+import { missingTcpPrerequisites, publishTcpReport, runTcpBenchmark, tcpOptionsForBench } from './tcp.js';
 
 interface ProfileReport {
   readonly file: string;
@@ -198,6 +202,26 @@ async function profileBallast(
   return { file: chosen.file, load: result, summary: chosen.summary };
 }
 
+/**
+ * The TCP (L4) benchmark after the HTTP one, in `ctx.group` once the HTTP
+ * processes have stopped; skipped with a note when a program it needs is
+ * missing.
+ */
+async function runTcpPart(opts: BenchOptions, ctx: Context, pinning: Pinning): Promise<void> {
+  log('');
+  const missing = missingTcpPrerequisites(ctx.repoRoot);
+  if (missing.length > 0) {
+    log(`skipping the TCP (L4) benchmark: missing ${missing.join(', ')}`);
+    return;
+  }
+  await ctx.group.stopAll();
+  mkdirSync(ctx.dir);
+  const tcpOpts = tcpOptionsForBench(opts);
+  log(`TCP (L4): ${tcpOpts.rounds} rounds of ${tcpOpts.durationS} s of wrk and ${tcpOpts.bulkDurationS} s of iperf3 each way`);
+  const report = await runTcpBenchmark(ctx, tcpOpts, pinning, log);
+  publishTcpReport(ctx.repoRoot, report, tcpOpts, log);
+}
+
 async function main(): Promise<number> {
   let opts: BenchOptions;
   try {
@@ -355,6 +379,8 @@ async function main(): Promise<number> {
     }
     log('');
     log(`written: ${out}`);
+
+    if (opts.tcp) await runTcpPart(opts, { ...ctx, dir: join(dir, 'tcp') }, pinning);
     ok = true;
     const missed = summary.goals.filter((g) => !g.pass);
     return opts.check && missed.length > 0 ? 1 : 0;

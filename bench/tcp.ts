@@ -1,8 +1,9 @@
 /**
- * `npm run bench:tcp`: the TCP (L4) proxy benchmark.
+ * `npm run bench:tcp`: the TCP (L4) proxy benchmark; `npm run bench` runs it
+ * too, after the HTTP one.
  *
- * Ballast (a `protocol: tcp` listener; once with default settings and once
- * with glibc's heap trimming raised, see NO_TRIM_ENV) and HAProxy
+ * Ballast (a `protocol: tcp` listener), a bare Node.js pipe (see
+ * backends/node-tcp-pipe.ts: the cost of Node.js sockets alone) and HAProxy
  * (`mode tcp`) forward the same traffic in the same run, next to the
  * backends reached directly:
  *
@@ -29,28 +30,18 @@ import type { Backend } from './lib/configs.js';
 import { errorCount, parseWrkOutput, WRK_REPORTER_LUA } from './lib/load.js';
 import type { LoadResult } from './lib/load.js';
 import { freePorts, httpGet, LOOPBACK, waitForHttp } from './lib/net.js';
+import type { BenchOptions } from './lib/options.js';
 import { choosePinning, ProcessGroup, treeMemory, versionOf, which } from './lib/processes.js';
 import type { ManagedProcess, Pinning } from './lib/processes.js';
 import { BUSY_MACHINE_CPUS, bytesToMB, median } from './lib/report.js';
 import { BALLAST_CLI, startBackends } from './lib/targets.js';
 import type { Context, RunningBackends } from './lib/targets.js';
 
-export const TCP_TARGETS = ['direct', 'ballast', 'ballast-no-trim', 'haproxy'] as const;
+export const TCP_TARGETS = ['direct', 'ballast', 'node', 'haproxy'] as const;
 export type TcpTarget = (typeof TCP_TARGETS)[number];
-/** The Ballast rows, each compared with HAProxy. */
-export const BALLAST_TARGETS = ['ballast', 'ballast-no-trim'] as const;
-export type BallastTarget = (typeof BALLAST_TARGETS)[number];
-
-/**
- * The environment of the `ballast-no-trim` row: glibc keeps up to 256 MiB of
- * freed heap instead of returning it to the kernel at once. Node allocates a
- * fresh 64 KiB buffer for every read from a client socket and frees them in
- * batches at garbage collection; with glibc's default 128 KiB trim threshold
- * each batch goes back to the kernel and the next one is page-faulted in
- * again, a cost per byte uploaded. (Reads from servers use pooled buffers and
- * do not allocate.) See docs/benchmarks.md.
- */
-export const NO_TRIM_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=268435456' };
+/** The rows divided by HAProxy: Ballast, and the bare Node.js pipe as the floor of any Node.js proxy. */
+export const COMPARED_TARGETS = ['ballast', 'node'] as const;
+export type ComparedTarget = (typeof COMPARED_TARGETS)[number];
 
 /** The goals of the L4 benchmark, Ballast against HAProxy in the same run. */
 export const TCP_GOALS = {
@@ -100,9 +91,9 @@ export const DEFAULT_TCP_OPTIONS: TcpBenchOptions = {
 const USAGE = `Usage: npm run bench:tcp -- [options]
 
 Connection throughput (wrk, Connection: close) and bulk throughput (iperf3,
-upload and download) directly, through a Ballast tcp listener and through
-HAProxy mode tcp, interleaved over several rounds; prints the medians and the
-ratios.
+upload and download) directly, through a Ballast tcp listener, a bare Node.js
+pipe and HAProxy mode tcp, interleaved over several rounds; prints the medians
+and the ratios to HAProxy.
 
 Options:
   --rounds N            measured rounds                          default 3
@@ -113,11 +104,31 @@ Options:
   --quiet-wait SEC      longest wait for an idle machine per run default 20
   --retries N           repeats of a run disturbed by other processes default 1
   --no-pin              do not pin processes to CPUs
-  --check               exit 1 when a goal (every ratio >= 0.9) is missed
+  --check               exit 1 when a goal (every Ballast ratio >= 0.9) is missed
   --out FILE            JSON report path                         default bench/results/tcp.json
   --quick               smoke run: 1 round, 3 s wrk, 2 s iperf3, 1 s warm-up
   -h, --help            this text
 `;
+
+/**
+ * The L4 settings `npm run bench` uses after its HTTP rounds: as many rounds
+ * and wrk seconds as the HTTP runs, half that per iperf3 run (at least 1 s),
+ * the same waits and pinning, and the report at `--tcp-out`. With the HTTP
+ * defaults these are the rounds and durations of `npm run bench:tcp`.
+ */
+export function tcpOptionsForBench(http: BenchOptions): TcpBenchOptions {
+  return {
+    ...DEFAULT_TCP_OPTIONS,
+    rounds: http.rounds,
+    durationS: http.durationS,
+    bulkDurationS: Math.max(1, Math.ceil(http.durationS / 2)),
+    warmupS: Math.min(http.warmupS, DEFAULT_TCP_OPTIONS.warmupS),
+    quietWaitS: http.quietWaitS,
+    retries: Math.min(http.retries, DEFAULT_TCP_OPTIONS.retries),
+    pin: http.pin,
+    out: http.tcpOut,
+  };
+}
 
 class UsageError extends Error {}
 
@@ -235,18 +246,28 @@ interface Programs {
   readonly haproxy: string;
 }
 
+const PROGRAMS = [
+  ['wrk', 'wrk'],
+  ['iperf3', 'iperf3'],
+  ['haproxy', 'haproxy'],
+] as const;
+
+/** Path of the bare Node.js pipe, relative to the repository root. */
+const NODE_PIPE = join('build', 'bench', 'backends', 'node-tcp-pipe.js');
+
+/** What the benchmark needs and this machine lacks, each with how to get it; empty when it can run. */
+export function missingTcpPrerequisites(repoRoot: string): string[] {
+  const missing = PROGRAMS.filter(([name]) => which(name) === undefined).map(([name, pkg]) => `${name} (Debian package ${pkg})`);
+  if (!existsSync(join(repoRoot, BALLAST_CLI))) missing.push(`${BALLAST_CLI} (build it with: npm run build)`);
+  if (!existsSync(join(repoRoot, NODE_PIPE))) missing.push(`${NODE_PIPE} (compile it with: npx tsc -p tsconfig.test.json)`);
+  return missing;
+}
+
 /** Every program the benchmark needs, or an error naming what to install. */
 function findPrograms(repoRoot: string): Programs {
-  const missing: string[] = [];
-  const find = (name: string, pkg: string): string => {
-    const path = which(name);
-    if (path === undefined) missing.push(`${name} (Debian package ${pkg})`);
-    return path ?? '';
-  };
-  const programs = { wrk: find('wrk', 'wrk'), iperf3: find('iperf3', 'iperf3'), haproxy: find('haproxy', 'haproxy') };
-  if (!existsSync(join(repoRoot, BALLAST_CLI))) missing.push(`${BALLAST_CLI} (build it with: npm run build)`);
+  const missing = missingTcpPrerequisites(repoRoot);
   if (missing.length > 0) throw new Error(`missing: ${missing.join(', ')}`);
-  return programs;
+  return { wrk: which('wrk') as string, iperf3: which('iperf3') as string, haproxy: which('haproxy') as string };
 }
 
 /** Both listeners of one target: `conn` in front of the HTTP backends, `bulk` in front of iperf3. */
@@ -327,15 +348,13 @@ async function startTcpTarget(
   let proc: ManagedProcess;
   let version: string;
   switch (name) {
-    case 'ballast':
-    case 'ballast-no-trim': {
+    case 'ballast': {
       const cli = join(ctx.repoRoot, BALLAST_CLI);
       const conf = join(ctx.dir, `${name}.yaml`);
       writeFileSync(conf, ballastTcpConfig(connPort, bulkPort, backends.servers, iperfPort));
       const workDir = join(ctx.dir, name);
       mkdirSync(workDir, { recursive: true });
       version = `ballast ${versionOf(process.execPath, [cli, '--version']) ?? '(unknown version)'}`;
-      if (name === 'ballast-no-trim') version += ` with ${Object.entries(NO_TRIM_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}`;
       proc = ctx.group.start({
         name,
         command: process.execPath,
@@ -343,7 +362,18 @@ async function startTcpTarget(
         cpu: ctx.proxyCpu,
         // Ballast keeps durable state in its working folder; keep it out of the repository.
         cwd: workDir,
-        env: { NODE_ENV: 'production', ...(name === 'ballast-no-trim' ? NO_TRIM_ENV : {}) },
+        env: { NODE_ENV: 'production' },
+      });
+      break;
+    }
+    case 'node': {
+      version = `node ${process.version} net + pipe()`;
+      const web = `${connPort}=${backends.servers.map((b) => b.port).join(',')}`;
+      proc = ctx.group.start({
+        name: 'node pipe',
+        command: process.execPath,
+        args: [join(ctx.repoRoot, NODE_PIPE), web, `${bulkPort}=${iperfPort}`],
+        cpu: ctx.proxyCpu,
       });
       break;
     }
@@ -445,6 +475,8 @@ async function startIperfServer(ctx: Context, programs: Programs): Promise<{ por
 export interface ProcessUsage {
   /** CPU time (user + system, all threads), milliseconds. */
   readonly cpuMs: number;
+  /** The part of `cpuMs` spent in the kernel, on the process's behalf (system calls, page faults). */
+  readonly systemMs: number;
   /** Minor page faults: memory the kernel had to map in (and zero) on first touch. */
   readonly minorFaults: number;
 }
@@ -455,9 +487,9 @@ export function processUsage(pid: number): ProcessUsage {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // After the command name: state(0) ppid(1) ... minflt(7) ... utime(11) stime(12), times in ticks of 10 ms.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, minorFaults: Number(fields[7]) };
+    return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, systemMs: Number(fields[12]) * 10, minorFaults: Number(fields[7]) };
   } catch {
-    return { cpuMs: 0, minorFaults: 0 };
+    return { cpuMs: 0, systemMs: 0, minorFaults: 0 };
   }
 }
 
@@ -497,7 +529,11 @@ async function measure<T>(
     let used: ProcessUsage | undefined;
     if (proxy !== undefined && proxyBefore !== undefined) {
       const after = processUsage(proxy.pid);
-      used = { cpuMs: after.cpuMs - proxyBefore.cpuMs, minorFaults: after.minorFaults - proxyBefore.minorFaults };
+      used = {
+        cpuMs: after.cpuMs - proxyBefore.cpuMs,
+        systemMs: after.systemMs - proxyBefore.systemMs,
+        minorFaults: after.minorFaults - proxyBefore.minorFaults,
+      };
     }
     if (background.foreignCpus + background.stealCpus <= BUSY_MACHINE_CPUS || attempt >= opts.retries) return { result, background, proxy: used };
     log(`  machine busy (other processes ${background.foreignCpus.toFixed(2)} CPU, steal ${background.stealCpus.toFixed(2)} CPU); repeating`);
@@ -539,6 +575,8 @@ export interface TcpTargetSummary {
    * each direction, ms: what the proxy costs, whatever else shares the machine.
    */
   readonly cpuUsPerConnection: number | undefined;
+  /** The kernel's part of `cpuUsPerConnection`. */
+  readonly kernelUsPerConnection: number | undefined;
   readonly cpuMsPerGB: Readonly<Record<Direction, number | undefined>>;
   /** Largest post-run RSS, MB. */
   readonly rssMB: number | undefined;
@@ -553,9 +591,9 @@ export interface TcpGoal {
   readonly pass: boolean;
 }
 
-/** One Ballast row divided by HAProxy, on the medians and within each round. */
+/** One compared row divided by HAProxy, on the medians and within each round. */
 export interface TcpRatios {
-  readonly target: BallastTarget;
+  readonly target: ComparedTarget;
   readonly connections: number;
   readonly connectionsPerRound: readonly number[];
   readonly bulk: Readonly<Record<Direction, number>>;
@@ -595,14 +633,14 @@ export interface TcpReport {
 const DISPLAY: Record<TcpTarget, string> = {
   direct: 'direct (no proxy)',
   ballast: 'Ballast',
-  'ballast-no-trim': 'Ballast, malloc trim off',
+  node: 'bare Node.js pipe',
   haproxy: 'HAProxy',
 };
 
-function ratiosPerRound<R extends { round: number; target: TcpTarget }>(runs: readonly R[], ballast: BallastTarget, value: (run: R) => number): number[] {
+function ratiosPerRound<R extends { round: number; target: TcpTarget }>(runs: readonly R[], target: ComparedTarget, value: (run: R) => number): number[] {
   const out: number[] = [];
   for (const round of [...new Set(runs.map((r) => r.round))].sort((a, b) => a - b)) {
-    const b = runs.find((r) => r.round === round && r.target === ballast);
+    const b = runs.find((r) => r.round === round && r.target === target);
     const h = runs.find((r) => r.round === round && r.target === 'haproxy');
     if (b && h && value(h) > 0) out.push(value(b) / value(h));
   }
@@ -620,7 +658,8 @@ export function summarizeTcp(
     const conn = connectionRuns.filter((r) => r.target === target);
     const bulk = (direction: Direction): BulkRun[] => bulkRuns.filter((r) => r.target === target && r.direction === direction);
     const rss = [...conn, ...bulkRuns.filter((r) => r.target === target)].map((r) => r.rssMB).filter((v): v is number => v !== undefined);
-    const perConnection = conn.flatMap((r) => (r.proxy === undefined || r.result.requests === 0 ? [] : [(r.proxy.cpuMs * 1000) / r.result.requests]));
+    const perConnection = (ms: (usage: ProcessUsage) => number): number | undefined =>
+      medianOrUndefined(conn.flatMap((r) => (r.proxy === undefined || r.result.requests === 0 ? [] : [(ms(r.proxy) * 1000) / r.result.requests])));
     const perGB = (direction: Direction): number | undefined =>
       medianOrUndefined(
         bulk(direction).flatMap((r) => (r.proxy === undefined || r.result.totalBytes === 0 ? [] : [(r.proxy.cpuMs * 1e9) / r.result.totalBytes])),
@@ -633,7 +672,8 @@ export function summarizeTcp(
       p99Ms: median(conn.map((r) => r.result.latencyMs.p99)),
       bulkGbps: { upload: gbps('upload'), download: gbps('download') },
       rssMB: rss.length === 0 ? undefined : Math.max(...rss),
-      cpuUsPerConnection: medianOrUndefined(perConnection),
+      cpuUsPerConnection: perConnection((usage) => usage.cpuMs),
+      kernelUsPerConnection: perConnection((usage) => usage.systemMs),
       cpuMsPerGB: { upload: perGB('upload'), download: perGB('download') },
       errors: conn.reduce((sum, r) => sum + errorCount(r.result.errors), 0),
     };
@@ -645,7 +685,7 @@ export function summarizeTcp(
     connectionsVsDirect: r.connectionsPerSec / direct.connectionsPerSec,
   }));
   const haproxy = row('haproxy');
-  const ratios = BALLAST_TARGETS.map((target) => ({
+  const ratios = COMPARED_TARGETS.map((target) => ({
     target,
     connections: row(target).connectionsPerSec / haproxy.connectionsPerSec,
     connectionsPerRound: ratiosPerRound(connectionRuns, target, (r) => r.result.reqPerSec),
@@ -658,7 +698,8 @@ export function summarizeTcp(
       download: ratiosPerRound(bulkRuns.filter((r) => r.direction === 'download'), target, (r) => r.result.bitsPerSecond),
     },
   }));
-  const goals = ratios.flatMap((r): TcpGoal[] => [
+  // The goals are Ballast's; the Node.js pipe's ratios show what Node.js alone allows.
+  const goals = ratios.filter((r) => r.target === 'ballast').flatMap((r): TcpGoal[] => [
     {
       goal: `${DISPLAY[r.target]} connections/s ÷ HAProxy connections/s ≥`,
       value: r.connections,
@@ -685,13 +726,13 @@ export function summarizeTcp(
 export function tcpMarkdown(summary: TcpSummary): string {
   const fixed = (v: number | undefined, digits: number): string => (v === undefined ? '–' : v.toFixed(digits));
   const lines = [
-    '| target | connections/s | p99 ms | × direct | CPU µs/conn | upload Gbit/s | CPU ms/GB | download Gbit/s | CPU ms/GB | RSS MB | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| target | connections/s | p99 ms | × direct | CPU µs/conn | of it kernel | upload Gbit/s | CPU ms/GB | download Gbit/s | CPU ms/GB | RSS MB | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of summary.targets) {
     lines.push(
       `| ${DISPLAY[r.target]} | ${Math.round(r.connectionsPerSec)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.connectionsVsDirect, 2)} | ` +
-        `${fixed(r.cpuUsPerConnection, 0)} | ${fixed(r.bulkGbps.upload, 2)} | ${fixed(r.cpuMsPerGB.upload, 0)} | ` +
+        `${fixed(r.cpuUsPerConnection, 0)} | ${fixed(r.kernelUsPerConnection, 0)} | ${fixed(r.bulkGbps.upload, 2)} | ${fixed(r.cpuMsPerGB.upload, 0)} | ` +
         `${fixed(r.bulkGbps.download, 2)} | ${fixed(r.cpuMsPerGB.download, 0)} | ${fixed(r.rssMB, 1)} | ${r.errors} |`,
     );
   }
@@ -704,7 +745,6 @@ export function tcpMarkdown(summary: TcpSummary): string {
         `download **${r.bulk.download.toFixed(2)}** (${per(r.bulkPerRound.download)})`,
     );
   }
-  lines.push('', `"Ballast, malloc trim off" runs with ${Object.entries(NO_TRIM_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}.`);
   if (summary.maxBackgroundCpus > BUSY_MACHINE_CPUS) {
     lines.push(
       '',
@@ -725,7 +765,11 @@ function rssOf(target: RunningTarget): number | undefined {
 
 function describeUsage(usage: ProcessUsage | undefined, units: number, unit: string): string {
   if (usage === undefined || units <= 0) return '';
-  return `; proxy CPU ${usage.cpuMs} ms, ${((usage.cpuMs * 1000) / units).toFixed(0)} µs and ${(usage.minorFaults / units).toFixed(1)} page faults per ${unit}`;
+  const per = (ms: number): string => ((ms * 1000) / units).toFixed(0);
+  return (
+    `; proxy CPU ${usage.cpuMs} ms, ${per(usage.cpuMs)} µs (${per(usage.systemMs)} in the kernel) and ` +
+    `${(usage.minorFaults / units).toFixed(1)} page faults per ${unit}`
+  );
 }
 
 function describeConn(result: LoadResult): string {
@@ -819,6 +863,22 @@ export async function runTcpBenchmark(ctx: Context, opts: TcpBenchOptions, pinni
   };
 }
 
+/** Writes `report` as JSON to `opts.out` (relative to `repoRoot`) and logs its table. */
+export function publishTcpReport(repoRoot: string, report: TcpReport, opts: TcpBenchOptions, log: (line: string) => void): void {
+  const out = resolve(repoRoot, opts.out);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  log('');
+  log(
+    `${report.machine.cpus} CPU (${report.machine.cpuModel}), wrk -t1 -c${opts.connections} Connection: close, ` +
+      `${opts.rounds} × ${opts.durationS} s; iperf3 ${opts.rounds} × ${opts.bulkDurationS} s each way; medians:`,
+  );
+  log('');
+  log(tcpMarkdown(report.summary));
+  log('');
+  log(`written: ${out}`);
+}
+
 async function main(): Promise<number> {
   let opts: TcpBenchOptions;
   try {
@@ -859,18 +919,7 @@ async function main(): Promise<number> {
   try {
     const ctx: Context = { group, dir, repoRoot, proxyCpu: pinning.proxyCpu, clientCpu: pinning.clientCpu };
     const report = await runTcpBenchmark(ctx, opts, pinning, log);
-    const out = resolve(repoRoot, opts.out);
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-    log('');
-    log(
-      `${report.machine.cpus} CPU (${report.machine.cpuModel}), wrk -t1 -c${opts.connections} Connection: close, ` +
-        `${opts.rounds} × ${opts.durationS} s; iperf3 ${opts.rounds} × ${opts.bulkDurationS} s each way; medians:`,
-    );
-    log('');
-    log(tcpMarkdown(report.summary));
-    log('');
-    log(`written: ${out}`);
+    publishTcpReport(repoRoot, report, opts, log);
     ok = true;
     return opts.check && report.summary.goals.some((g) => !g.pass) ? 1 : 0;
   } finally {

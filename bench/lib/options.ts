@@ -1,5 +1,6 @@
 /**
- * Command-line and environment options of the HTTP benchmark.
+ * Command-line and environment options of `npm run bench`: the HTTP benchmark
+ * and the TCP (L4) benchmark that follows it.
  *
  * Precedence: defaults < `--quick` < environment (`BENCH_*`) < explicit flags.
  * Every value is validated here so the runner never sees a nonsensical setting.
@@ -44,6 +45,10 @@ export interface BenchOptions {
   readonly check: boolean;
   /** Where the JSON report is written, relative to the repository root. */
   readonly out: string;
+  /** Run the TCP (L4) benchmark after the HTTP rounds. */
+  readonly tcp: boolean;
+  /** Where the TCP benchmark's JSON report is written, relative to the repository root. */
+  readonly tcpOut: string;
   readonly help: boolean;
 }
 
@@ -65,6 +70,8 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   pin: true,
   check: false,
   out: 'bench/results/http.json',
+  tcp: true,
+  tcpOut: 'bench/results/tcp.json',
   help: false,
 };
 
@@ -75,6 +82,8 @@ export const USAGE = `Usage: npm run bench -- [options]
 
 Runs wrk (or autocannon) against the direct backend, Ballast, HAProxy and NGINX,
 interleaved over several rounds, and prints the median req/s, p50, p99 and RSS.
+Then runs the TCP (L4) benchmark (npm run bench:tcp) with as many rounds and
+wrk seconds, half that per iperf3 run, and prints its table too.
 
 Options (environment variable in brackets):
   --duration SEC        seconds of load per run, "10" or "10s"   [BENCH_DURATION]  default 10
@@ -92,7 +101,10 @@ Options (environment variable in brackets):
   --prof-dir DIR        where .cpuprofile files go               default bench/results/prof
   --no-pin              do not pin processes to CPUs
   --check               exit 1 when a target (Ballast/HAProxy >= 0.55, p99 <= 3 ms, RSS <= 120 MB) is missed
+                        (HTTP targets; the L4 goals are checked by npm run bench:tcp -- --check)
   --out FILE            JSON report path                         [BENCH_OUT]       default bench/results/http.json
+  --no-tcp              skip the TCP (L4) benchmark
+  --tcp-out FILE        TCP (L4) JSON report path                [BENCH_TCP_OUT]   default bench/results/tcp.json
   --quick               smoke run: 1 round of 3 s, 1 s warm-up
   -h, --help            this text
 `;
@@ -186,6 +198,10 @@ function apply(opts: Mutable<BenchOptions>, name: string, raw: string): void {
       if (raw.trim() === '') throw new OptionsError(`${flag}: expected a file path`);
       opts.out = raw;
       return;
+    case 'tcp-out':
+      if (raw.trim() === '') throw new OptionsError(`${flag}: expected a file path`);
+      opts.tcpOut = raw;
+      return;
     case 'prof-dir':
       if (raw.trim() === '') throw new OptionsError(`${flag}: expected a folder path`);
       opts.profDir = raw;
@@ -207,9 +223,10 @@ const ENV_NAMES: ReadonlyArray<readonly [string, string]> = [
   ['BENCH_LOAD_GENERATOR', 'load-generator'],
   ['BENCH_BACKEND', 'backend'],
   ['BENCH_OUT', 'out'],
+  ['BENCH_TCP_OUT', 'tcp-out'],
 ];
 
-const BOOLEAN_FLAGS = new Set(['quick', 'cpu-prof', 'no-pin', 'check', 'help']);
+const BOOLEAN_FLAGS = new Set(['quick', 'cpu-prof', 'no-pin', 'no-tcp', 'check', 'help']);
 
 /**
  * Parses `argv` (without the node and script paths) and `env`.
@@ -252,6 +269,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   for (const [name, value] of flags) apply(opts, name, value);
   if (switches.has('cpu-prof')) opts.cpuProf = true;
   if (switches.has('no-pin')) opts.pin = false;
+  if (switches.has('no-tcp')) opts.tcp = false;
   if (switches.has('check')) opts.check = true;
   if (switches.has('help')) opts.help = true;
   if (opts.cpuProf && !opts.targets.includes('ballast')) {

@@ -28,6 +28,20 @@ interface Report {
   profile?: { summary: { samples: number; top: Array<{ functionName: string }> } };
 }
 
+interface TcpReport {
+  settings: { rounds: number };
+  summary: {
+    targets: Array<{
+      target: string;
+      connectionsPerSec: number;
+      errors: number;
+      bulkGbps: { upload: number; download: number };
+      cpuUsPerConnection?: number;
+    }>;
+    ratios: Array<{ target: string }>;
+  };
+}
+
 /** Runs the compiled harness from the repository root; bounded by `limitMs`. */
 function runBench(args: readonly string[], limitMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
@@ -58,7 +72,7 @@ describe('benchmark harness end to end (short runs, no performance assertions)',
     requireProgram('haproxy', 'haproxy');
     requireProgram('nginx', 'nginx-light');
     const out = join(tempDir(t), 'http.json');
-    const args = ['--duration', '1', '--rounds', '2', '--warmup', '0', '--targets', 'direct,haproxy,nginx', '--out', out];
+    const args = ['--duration', '1', '--rounds', '2', '--warmup', '0', '--targets', 'direct,haproxy,nginx', '--no-tcp', '--out', out];
     const { code, output } = await runBench(args, 120_000);
     assert.equal(code, 0, output);
     const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
@@ -81,6 +95,7 @@ describe('benchmark harness end to end (short runs, no performance assertions)',
       if (s.target !== 'direct') assert.ok((s.rssMB ?? 0) > 1, `${s.target} memory measured`);
     }
     assert.match(output, /\| HAProxy \| \d+ \|/);
+    assert.doesNotMatch(output, /TCP \(L4\)/, '--no-tcp skips the L4 part');
   });
 
   test('autocannon and the Node backend as fallbacks', async (t) => {
@@ -88,7 +103,7 @@ describe('benchmark harness end to end (short runs, no performance assertions)',
     const out = join(tempDir(t), 'http.json');
     const args = [
       '--quick', '--duration', '1', '--warmup', '0', '--targets', 'direct,haproxy',
-      '--backend', 'node', '--load-generator', 'autocannon', '--out', out,
+      '--backend', 'node', '--load-generator', 'autocannon', '--no-tcp', '--out', out,
     ];
     const { code, output } = await runBench(args, 120_000);
     assert.equal(code, 0, output);
@@ -108,7 +123,7 @@ describe('benchmark harness end to end (short runs, no performance assertions)',
     const out = join(dir, 'http.json');
     const args = [
       '--quick', '--duration', '1', '--warmup', '0', '--targets', 'direct,ballast',
-      '--cpu-prof', '--prof-dir', join(dir, 'prof'), '--out', out,
+      '--cpu-prof', '--prof-dir', join(dir, 'prof'), '--no-tcp', '--out', out,
     ];
     const { code, output } = await runBench(args, 150_000);
     assert.equal(code, 0, output);
@@ -120,6 +135,29 @@ describe('benchmark harness end to end (short runs, no performance assertions)',
     assert.ok((report.profile?.summary.samples ?? 0) > 0, 'profile has samples');
     assert.ok((report.profile?.summary.top.length ?? 0) > 0);
     assert.match(output, /Top functions by self time/);
+  });
+
+  test('the L4 part after the HTTP one: Ballast, a bare Node.js pipe and HAProxy in mode tcp', async (t) => {
+    for (const [program, pkg] of [['wrk', 'wrk'], ['iperf3', 'iperf3'], ['haproxy', 'haproxy']] as const) requireProgram(program, pkg);
+    assert.ok(existsSync('dist/cli/main.js'), 'dist/cli/main.js is missing: run npm run build first');
+    const dir = tempDir(t);
+    const tcpOut = join(dir, 'tcp.json');
+    const args = ['--rounds', '1', '--duration', '1', '--warmup', '0', '--targets', 'direct', '--out', join(dir, 'http.json'), '--tcp-out', tcpOut];
+    const { code, output } = await runBench(args, 150_000);
+    assert.equal(code, 0, output);
+    const report = JSON.parse(readFileSync(tcpOut, 'utf8')) as TcpReport;
+    assert.equal(report.settings.rounds, 1);
+    assert.deepEqual(report.summary.targets.map((s) => s.target), ['direct', 'ballast', 'node', 'haproxy']);
+    for (const s of report.summary.targets) {
+      assert.ok(s.connectionsPerSec > 0, `${s.target} forwarded connections`);
+      assert.equal(s.errors, 0, `${s.target} had no failed connections`);
+      assert.ok(s.bulkGbps.upload > 0 && s.bulkGbps.download > 0, `${s.target} carried bulk traffic both ways`);
+      if (s.target !== 'direct') assert.ok((s.cpuUsPerConnection ?? 0) > 0, `${s.target} CPU measured`);
+    }
+    assert.deepEqual(report.summary.ratios.map((r) => r.target), ['ballast', 'node']);
+    assert.match(output, /^\| Ballast \| \d+ \|/m);
+    assert.match(output, /^\| bare Node\.js pipe \| \d+ \|/m);
+    assert.match(output, /^Ballast ÷ HAProxy: connections\/s/m);
   });
 
   test('bad options exit 2 with the usage text', async () => {

@@ -17,6 +17,18 @@ import { DEFAULT_OPTIONS, OptionsError, parseOptions } from '../../bench/lib/opt
 import { GOALS, markdownTable, median, summarize } from '../../bench/lib/report.js';
 import type { RunRecord } from '../../bench/lib/report.js';
 import { parseBackendArgs } from '../../bench/backends/node-backend.js';
+import { parsePipeArgs } from '../../bench/backends/node-tcp-pipe.js';
+import {
+  ballastTcpConfig,
+  DEFAULT_TCP_OPTIONS,
+  haproxyTcpConfig,
+  parseTcpOptions,
+  summarizeTcp,
+  TCP_GOALS,
+  tcpMarkdown,
+  tcpOptionsForBench,
+} from '../../bench/tcp.js';
+import type { BulkRun, ConnectionRun, TcpTarget } from '../../bench/tcp.js';
 
 describe('bench options', () => {
   test('defaults: 3 rounds of 10 s, all targets, wrk -t1 -c50', () => {
@@ -54,6 +66,18 @@ describe('bench options', () => {
     assert.equal(o.help, true);
   });
 
+  test('the TCP (L4) part runs by default; --no-tcp skips it, --tcp-out or BENCH_TCP_OUT moves its report', () => {
+    const defaults = parseOptions([], {});
+    assert.equal(defaults.tcp, true);
+    assert.equal(defaults.tcpOut, 'bench/results/tcp.json');
+    assert.equal(parseOptions(['--no-tcp'], {}).tcp, false);
+    assert.equal(parseOptions(['--quick', '--no-tcp'], {}).tcp, false);
+    assert.equal(parseOptions(['--tcp-out', 'l4.json'], {}).tcpOut, 'l4.json');
+    assert.equal(parseOptions(['--tcp-out=l4.json'], { BENCH_TCP_OUT: 'env.json' }).tcpOut, 'l4.json');
+    assert.equal(parseOptions([], { BENCH_TCP_OUT: 'env.json' }).tcpOut, 'env.json');
+    assert.equal(parseOptions(['--tcp-out', 'l4.json'], {}).tcp, true);
+  });
+
   test('rejects unknown, malformed and out-of-range values', () => {
     const bad: string[][] = [
       ['--bogus', '1'],
@@ -66,6 +90,10 @@ describe('bench options', () => {
       ['--targets', ','],
       ['--load-generator', 'ab'],
       ['--quick=1'],
+      ['--no-tcp=1'],
+      ['--tcp', 'off'],
+      ['--tcp-out', ' '],
+      ['--tcp-out'],
       ['stray'],
       ['--cpu-prof', '--targets', 'direct'],
     ];
@@ -364,5 +392,125 @@ describe('benchmark configs', () => {
     assert.throws(() => parseBackendArgs([]));
     assert.throws(() => parseBackendArgs(['b1=0']));
     assert.throws(() => parseBackendArgs(['b1:8001']));
+  });
+});
+
+describe('L4 benchmark', () => {
+  const backends = [
+    { name: 'b1', port: 40001 },
+    { name: 'b2', port: 40002 },
+  ];
+
+  test('inside npm run bench: as many rounds and wrk seconds as the HTTP runs, half that of iperf3', () => {
+    const full = tcpOptionsForBench(parseOptions([], {}));
+    const waits = { quietWaitS: DEFAULT_OPTIONS.quietWaitS };
+    assert.deepEqual(full, { ...DEFAULT_TCP_OPTIONS, ...waits }, 'the HTTP defaults give the L4 defaults');
+    const quick = tcpOptionsForBench(parseOptions(['--quick', '--tcp-out', 'x.json'], {}));
+    assert.deepEqual(quick, { ...parseTcpOptions(['--quick']), ...waits, out: 'x.json' }, '--quick gives the L4 smoke run');
+    const short = tcpOptionsForBench(parseOptions(['--duration', '1', '--warmup', '0', '--rounds', '2', '--no-pin', '--quiet-wait', '0', '--retries', '0'], {}));
+    assert.equal(short.rounds, 2);
+    assert.equal(short.durationS, 1);
+    assert.equal(short.bulkDurationS, 1);
+    assert.equal(short.warmupS, 0);
+    assert.equal(short.pin, false);
+    assert.equal(short.quietWaitS, 0);
+    assert.equal(short.retries, 0);
+    assert.equal(short.check, false, 'the L4 goals do not decide the exit status of npm run bench');
+    assert.equal(tcpOptionsForBench(parseOptions(['--duration', '30', '--retries', '5'], {})).bulkDurationS, 15);
+    assert.equal(tcpOptionsForBench(parseOptions(['--retries', '5'], {})).retries, DEFAULT_TCP_OPTIONS.retries);
+  });
+
+  test('npm run bench:tcp options', () => {
+    assert.deepEqual(parseTcpOptions([]), DEFAULT_TCP_OPTIONS);
+    assert.equal(parseTcpOptions(['--quick', '--rounds=2']).rounds, 2);
+    assert.equal(parseTcpOptions(['--bulk-duration', '7s']).bulkDurationS, 7);
+    assert.throws(() => parseTcpOptions(['--rounds', '0']));
+    assert.throws(() => parseTcpOptions(['--no-tcp']));
+  });
+
+  test('ratios to HAProxy for Ballast and the bare Node.js pipe; goals for Ballast only', () => {
+    const connection = (round: number, target: TcpTarget, reqPerSec: number): ConnectionRun => ({
+      round,
+      target,
+      result: result(reqPerSec, 1, 2),
+      background: QUIET,
+      proxy: target === 'direct' ? undefined : { cpuMs: reqPerSec / 100, systemMs: reqPerSec / 400, minorFaults: 0 },
+      rssMB: target === 'direct' ? undefined : 50,
+    });
+    const bulk = (round: number, target: TcpTarget, direction: 'upload' | 'download', gbps: number): BulkRun => ({
+      round,
+      target,
+      direction,
+      result: { bitsPerSecond: gbps * 1e9, bytes: gbps * 1e9, totalBytes: gbps * 1e9, retransmits: 0 },
+      background: QUIET,
+      proxy: target === 'direct' ? undefined : { cpuMs: 500, systemMs: 400, minorFaults: 0 },
+      rssMB: target === 'direct' ? undefined : 60,
+    });
+    const rates: Record<TcpTarget, [number, number, number]> = {
+      direct: [15_000, 24, 24],
+      ballast: [6_000, 12, 12],
+      node: [5_000, 8, 6],
+      haproxy: [12_000, 10, 10],
+    };
+    const connectionRuns: ConnectionRun[] = [];
+    const bulkRuns: BulkRun[] = [];
+    for (const round of [1, 2, 3]) {
+      for (const [target, [conn, up, down]] of Object.entries(rates) as Array<[TcpTarget, [number, number, number]]>) {
+        connectionRuns.push(connection(round, target, conn));
+        bulkRuns.push(bulk(round, target, 'upload', up), bulk(round, target, 'download', down));
+      }
+    }
+    const versions = { direct: 'nginx', ballast: 'ballast', node: 'node', haproxy: 'haproxy' };
+    const summary = summarizeTcp(connectionRuns, bulkRuns, versions);
+    assert.deepEqual(
+      summary.ratios.map((r) => [r.target, r.connections, r.bulk.upload, r.bulk.download]),
+      [
+        ['ballast', 0.5, 1.2, 1.2],
+        ['node', 5_000 / 12_000, 0.8, 0.6],
+      ],
+    );
+    assert.deepEqual(summary.ratios[0]?.connectionsPerRound, [0.5, 0.5, 0.5]);
+    assert.deepEqual(
+      summary.goals.map((g) => [g.goal.startsWith('Ballast '), g.limit, g.pass]),
+      [
+        [true, TCP_GOALS.minConnectionRatio, false],
+        [true, TCP_GOALS.minBulkRatio, true],
+        [true, TCP_GOALS.minBulkRatio, true],
+      ],
+    );
+    const ballast = summary.targets.find((t) => t.target === 'ballast');
+    assert.equal(ballast?.cpuUsPerConnection, (60 * 1000) / 60_000);
+    assert.equal(ballast?.kernelUsPerConnection, (15 * 1000) / 60_000);
+    assert.equal(summary.targets.find((t) => t.target === 'direct')?.kernelUsPerConnection, undefined);
+    const table = tcpMarkdown(summary);
+    assert.match(table, /^\| Ballast \| 6000 \| 2\.00 \| 0\.40 \| 1 \| 0 \| 12\.00 \| 42 \| 12\.00 \| 42 \| 60\.0 \| 0 \|$/m);
+    assert.match(table, /^\| bare Node\.js pipe \| 5000 \|/m);
+    assert.match(table, /^bare Node\.js pipe ÷ HAProxy: connections\/s \*\*0\.42\*\*/m);
+    assert.match(table, /^- MISSED: Ballast connections\/s ÷ HAProxy connections\/s ≥ 0\.9 — measured 0\.50$/m);
+    assert.doesNotMatch(table, /MISSED: bare Node/);
+  });
+
+  test('configs: Ballast and HAProxy forward the same two listeners', () => {
+    const doc = parseYaml(ballastTcpConfig(41000, 41001, backends, 5201)) as { listeners: unknown[] };
+    assert.deepEqual(doc.listeners, [
+      { name: 'conn', protocol: 'tcp', listen: '127.0.0.1:41000', pool: 'web' },
+      { name: 'bulk', protocol: 'tcp', listen: '127.0.0.1:41001', pool: 'iperf' },
+    ]);
+    const cfg = haproxyTcpConfig('/tmp/x', 41000, 41001, backends, 5201);
+    for (const line of ['mode tcp', 'nbthread 1', 'bind 127.0.0.1:41000', 'bind 127.0.0.1:41001', 'server b2 127.0.0.1:40002', 'server iperf 127.0.0.1:5201']) {
+      assert.ok(cfg.includes(line), line);
+    }
+  });
+
+  test('bare Node.js pipe arguments', () => {
+    assert.deepEqual(parsePipeArgs(['8000=9001,9002', '8001=5201']), [
+      { port: 8000, targets: [9001, 9002] },
+      { port: 8001, targets: [5201] },
+    ]);
+    assert.throws(() => parsePipeArgs([]));
+    assert.throws(() => parsePipeArgs(['8000']));
+    assert.throws(() => parsePipeArgs(['8000=']));
+    assert.throws(() => parsePipeArgs(['8000=70000']));
+    assert.throws(() => parsePipeArgs(['0=9001']));
   });
 });
