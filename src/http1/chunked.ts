@@ -109,7 +109,8 @@ export class ChunkedDecoder {
   }
 }
 
-const CRLF = Buffer.from('\r\n');
+/** What follows the data of each chunk. */
+export const CHUNK_END = Buffer.from('\r\n');
 /** The last chunk and the end of an empty trailer section. */
 export const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
@@ -117,5 +118,3 @@ export const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 export function chunkHeader(length: number): string {
   return `${length.toString(16)}\r\n`;
 }
-
-export { CRLF as CHUNK_END };

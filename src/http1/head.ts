@@ -119,7 +119,7 @@ function classify(text: string, start: number, end: number): number {
 }
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) plus legacy ones proxies must not forward. */
-export const HOP_BY_HOP_FIELDS =
+const HOP_BY_HOP_FIELDS =
   Field.Connection | Field.KeepAlive | Field.ProxyConnection | Field.Te | Field.Trailer | Field.TransferEncoding | Field.Upgrade;
 
 /** Request fields the proxy removes or replaces when forwarding: with none of these, the fields pass as received. */

@@ -31,8 +31,6 @@ export interface Http1ServerOptions {
 export interface Http1Handlers {
   /** A request whose head parsed; the handler answers through `res`. */
   request(req: Http1Request, res: Http1Response): void;
-  /** The head was refused before becoming a request (the connection is answered and closed). */
-  refused?(status: number, remoteAddress: string): void;
 }
 
 /** Bytes of pipelined input held while a response is in progress before reading pauses. */
@@ -310,7 +308,6 @@ export class Http1Connection implements ChunkedSink {
     if (response !== null && !response.headersSent) {
       this.socket.removeListener('data', onSocketData);
       endLingering(this.socket, rawResponse(status));
-      this.server.handlers.refused?.(status, this.remoteAddress);
     } else this.socket.destroy();
     response?.clientGone();
   }
@@ -321,7 +318,6 @@ export class Http1Connection implements ChunkedSink {
     this.pending = null;
     this.socket.removeListener('data', onSocketData);
     endLingering(this.socket, rawResponse(status));
-    this.server.handlers.refused?.(status, this.remoteAddress);
   }
 
   /** Called by the response when it completed. */
