@@ -48,7 +48,6 @@ const TCHAR = new Uint8Array(128);
 for (const char of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[char.charCodeAt(0)] = 1;
 /** A request target: visible ASCII (and obs-text) only. */
 const BAD_TARGET_CHAR = /[\x00-\x20\x7f]/;
-const DECIMAL = /^[0-9]{1,15}$/;
 
 /** Field names the parser recognizes, as bits. */
 export const Field = {
@@ -106,16 +105,31 @@ for (const [name, bit] of Object.entries(FIELD_NAMES)) (BY_LENGTH[name.length] ?
 function classify(text: string, start: number, end: number): number {
   const candidates = BY_LENGTH[end - start];
   if (candidates === undefined) return 0;
-  for (const [name, bit] of candidates) {
-    let i = 0;
-    for (; i < name.length; i++) {
-      let code = text.charCodeAt(start + i);
-      if (code >= 65 && code <= 90) code += 32;
-      if (code !== name.charCodeAt(i)) break;
-    }
-    if (i === name.length) return bit;
-  }
+  for (const [name, bit] of candidates) if (equalsLower(text, start, end, name)) return bit;
   return 0;
+}
+
+/** Whether `text[start..end)` is `lower` in any case. */
+function equalsLower(text: string, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    let code = text.charCodeAt(start + i);
+    if (code >= 65 && code <= 90) code += 32;
+    if (code !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** The decimal number at `text[start..end)`: 1 to 15 digits, nothing else; -1 otherwise. */
+function decimalAt(text: string, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) plus legacy ones proxies must not forward. */
@@ -357,14 +371,18 @@ function parseFields(head: Head, request: boolean): 0 | 400 | 501 {
         head.host = text.slice(valueStart, valueEnd);
         break;
       case Field.Connection: {
-        const tokens = text.slice(valueStart, valueEnd).toLowerCase();
         let others = false;
-        for (const part of tokens.split(',')) {
-          const token = part.trim();
-          if (token === 'close') head.close = true;
-          else if (token === 'keep-alive') head.keepAlive = true;
-          else if (token === 'upgrade') head.connectionUpgrade = true;
-          else if (token !== '') others = true;
+        // The usual values are a single token; a list is split.
+        if (equalsLower(text, valueStart, valueEnd, 'keep-alive')) head.keepAlive = true;
+        else if (equalsLower(text, valueStart, valueEnd, 'close')) head.close = true;
+        else {
+          for (const part of text.slice(valueStart, valueEnd).toLowerCase().split(',')) {
+            const token = part.trim();
+            if (token === 'close') head.close = true;
+            else if (token === 'keep-alive') head.keepAlive = true;
+            else if (token === 'upgrade') head.connectionUpgrade = true;
+            else if (token !== '') others = true;
+          }
         }
         if (head instanceof ResponseHead) {
           if (others || head.connectionUpgrade) head.connectionNamesFields = true;
@@ -376,9 +394,9 @@ function parseFields(head: Head, request: boolean): 0 | 400 | 501 {
         if (head instanceof ResponseHead) (head.connectionLines ??= []).push(lineStart, position);
         break;
       case Field.ContentLength: {
-        const value = text.slice(valueStart, valueEnd);
-        if (seen || !DECIMAL.test(value)) return 400;
-        head.contentLength = Number(value);
+        const value = decimalAt(text, valueStart, valueEnd);
+        if (seen || value === -1) return 400;
+        head.contentLength = value;
         break;
       }
       case Field.TransferEncoding:
