@@ -4,8 +4,8 @@
  * and repeated headers their order.
  */
 
-import { randomUUID } from 'node:crypto';
 import type { ProxyRequest } from './messages.js';
+import { randomUuid } from './request-id.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus legacy ones proxies must not forward. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -55,7 +55,7 @@ const VALID_REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
  * single short token (so ids survive across proxies), else a new UUID.
  */
 export function requestIdFor(clientValue: string | string[] | undefined): string {
-  return typeof clientValue === 'string' && VALID_REQUEST_ID.test(clientValue) ? clientValue : randomUUID();
+  return typeof clientValue === 'string' && VALID_REQUEST_ID.test(clientValue) ? clientValue : randomUuid();
 }
 
 /**
