@@ -42,6 +42,8 @@ export interface UpstreamHandler {
   onHeaders(head: ResponseHead, resume: () => void): void;
   /** Body bytes; false pauses reading until `resume` (from onHeaders) is called. */
   onData(chunk: Buffer): boolean;
+  /** A read from the server was delivered and the response is not complete: nothing received may be held back now. */
+  onReadEnd(): void;
   onComplete(): void;
   onError(error: Error): void;
 }
@@ -118,11 +120,6 @@ export class UpstreamPool {
     return Promise.resolve();
   }
 
-  /** Number of open connections (idle and busy). */
-  get size(): number {
-    return this.all.size;
-  }
-
   release(connection: UpstreamConnection): boolean {
     if (this.closed) return false;
     this.idle.push(connection);
@@ -192,6 +189,7 @@ class UpstreamConnection implements BodySink, ChunkedSink {
   private readonly resumeResponse = (): void => {
     if (!this.responsePaused) return;
     this.responsePaused = false;
+    this.deadline = performance.now() + this.pool.timeouts.response;
     this.socket.resume();
   };
 
@@ -207,6 +205,7 @@ class UpstreamConnection implements BodySink, ChunkedSink {
     this.socket = socket;
   }
 
+  /** Whether the connection can take a request now. */
   get unusable(): boolean {
     return this.phase !== Phase.Idle || this.socket.destroyed || !this.socket.writable;
   }
@@ -263,7 +262,6 @@ class UpstreamConnection implements BodySink, ChunkedSink {
   data(chunk: Buffer): boolean {
     if (this.phase === Phase.Closed || this.streamedBody === null) return true;
     const socket = this.socket;
-    this.deadline = performance.now() + this.pool.timeouts.response;
     let flowing: boolean;
     if (this.chunkedRequest) {
       if (chunk.length === 0) return true;
@@ -271,7 +269,11 @@ class UpstreamConnection implements BodySink, ChunkedSink {
       socket.write(chunk);
       flowing = socket.write(CHUNK_END);
     } else flowing = socket.write(chunk);
-    if (!flowing) this.bodyPaused = true;
+    if (!flowing) {
+      // The server stopped taking the body: from now on its slowness is timed.
+      this.bodyPaused = true;
+      this.deadline = performance.now() + this.pool.timeouts.response;
+    }
     return flowing;
   }
 
@@ -287,6 +289,7 @@ class UpstreamConnection implements BodySink, ChunkedSink {
   drained(): void {
     if (!this.bodyPaused) return;
     this.bodyPaused = false;
+    this.deadline = performance.now() + this.pool.timeouts.response;
     this.streamedBody?.resume();
   }
 
@@ -300,7 +303,10 @@ class UpstreamConnection implements BodySink, ChunkedSink {
     } else if (this.phase === Phase.Idle) {
       // Bytes nobody asked for: the connection can no longer be trusted.
       this.socket.destroy();
+      return;
     }
+    // The response goes on in a later read: what this one brought must not wait for it.
+    if (this.phase === Phase.Body) this.handler?.onReadEnd();
   }
 
   private parseHead(): void {
@@ -475,7 +481,8 @@ class UpstreamConnection implements BodySink, ChunkedSink {
         this.destroy();
         return;
       case Phase.Head:
-        // While a body is still being sent the clock restarts with each piece (see `data`).
+        // While the client is still sending the body only the server's refusal to take it counts, not the client's pace.
+        if (!this.requestSent && !this.bodyPaused) return;
         this.fail(new UpstreamError('UPSTREAM_HEADERS_TIMEOUT', 'no response in time'));
         return;
       case Phase.Body:

@@ -187,11 +187,6 @@ abstract class Head {
     this.raw ??= splitFields(this.text, this.fieldsStart);
     return this.raw;
   }
-
-  /** Replaces the field list (a rewrite by the listener). */
-  set rawHeaders(raw: string[]) {
-    this.raw = raw;
-  }
 }
 
 export class RequestHead extends Head {
@@ -408,7 +403,8 @@ function parseFields(head: Head, request: boolean): 0 | 400 | 501 {
   }
   const transferEncoding = head.transferEncoding;
   if (transferEncoding !== undefined) {
-    if (head.contentLength !== -1) return 400;
+    // HTTP/1.0 has no transfer codings: such framing is faulty (RFC 9112 §6.1), as is an empty list.
+    if (head.contentLength !== -1 || head.minor === 0 || transferEncoding === '') return 400;
     if (transferEncoding !== 'chunked') {
       // A list whose final coding is chunked frames the body, but with a coding the proxy cannot pass on: 501.
       // Anything else (chunked first, or only once among others) leaves the length undeterminable: 400.

@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { BodySink, FieldStats, HeaderMap, ProxyRequest, ProxyResponse, RequestBody } from '../proxy/messages.js';
 import { CHUNKED_MALFORMED, CHUNKED_MORE, CHUNKED_TOO_LARGE, CHUNK_END, ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkedSink } from './chunked.js';
 import { Field, fieldBit, parseRequestHead, scanHead, type RequestHead, type ResponseHead } from './head.js';
+import { headerMapOf, headerValue } from './fields.js';
 import { endLingering, rawResponse } from './raw-responses.js';
 
 export interface Http1ServerOptions {
@@ -73,11 +74,6 @@ export class Http1Server {
     this.ensureSweeper();
   }
 
-  /** Number of open client connections. */
-  get size(): number {
-    return this.connections.size;
-  }
-
   forget(connection: Http1Connection): void {
     this.connections.delete(connection);
     if (this.connections.size === 0 && this.sweeper !== undefined) {
@@ -123,6 +119,9 @@ function onSocketEnd(this: SocketWithConnection): void {
 function onSocketClose(this: SocketWithConnection): void {
   this[kConnection].closed();
 }
+function onSocketDrain(this: SocketWithConnection): void {
+  this[kConnection].drained();
+}
 function onSocketError(): void {
   // A reset or write error: 'close' follows and cleans up.
 }
@@ -147,6 +146,8 @@ export class Http1Connection implements ChunkedSink {
   private decoder: ChunkedDecoder | null = null;
   private peerDone = false;
   private paused = false;
+  /** While the client does not read its response: when to give up on it (performance.now()); Infinity otherwise. */
+  private writeDeadline = Number.POSITIVE_INFINITY;
   /** A request is counted in the server's `inFlight`. */
   private active = false;
 
@@ -162,6 +163,7 @@ export class Http1Connection implements ChunkedSink {
     socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     socket.on('error', onSocketError);
+    socket.on('drain', onSocketDrain);
   }
 
   received(chunk: Buffer): void {
@@ -213,8 +215,7 @@ export class Http1Connection implements ChunkedSink {
       this.scanned = 0;
       this.pending = end === input.length ? null : input.subarray(end);
       if (end === 2) {
-        // An empty line before a request line is tolerated (RFC 9112 §2.2).
-        this.headStarted = false;
+        // An empty line before a request line is tolerated (RFC 9112 §2.2), within the head's deadline.
         continue;
       }
       const head = parseRequestHead(input.toString('latin1', 0, end));
@@ -392,7 +393,21 @@ export class Http1Connection implements ChunkedSink {
     this.socket.destroy();
   }
 
+  /** A response write found the client's socket full: the client has the idle timeout to read on. */
+  writeStalled(): void {
+    if (this.writeDeadline === Number.POSITIVE_INFINITY) this.writeDeadline = performance.now() + this.server.options.idleTimeoutMs;
+  }
+
+  drained(): void {
+    this.writeDeadline = Number.POSITIVE_INFINITY;
+  }
+
   checkDeadline(now: number): void {
+    if (now > this.writeDeadline) {
+      // A client that stopped reading: its request is abandoned (the server exchange is aborted).
+      this.socket.destroy();
+      return;
+    }
     if (this.phase !== Phase.Head || now < this.deadline) return;
     if (this.headStarted || this.requests === 0) this.refuse(408);
     else this.socket.destroy();
@@ -431,6 +446,9 @@ export class Http1Connection implements ChunkedSink {
     this.socket.removeListener('end', onSocketEnd);
     this.socket.removeListener('close', onSocketClose);
     this.socket.removeListener('error', onSocketError);
+    this.socket.removeListener('drain', onSocketDrain);
+    // Nothing more is read until the tunnel pipes the socket (a flowing socket without a reader would drop bytes).
+    this.socket.pause();
     this.request = null;
     this.response = null;
     return { socket: this.socket, head };
@@ -511,33 +529,6 @@ export class Http1Request implements ProxyRequest {
     this.headerMap ??= headerMapOf(this.head.rawHeaders);
     return this.headerMap;
   }
-}
-
-/** Every value of `lowerName` in a raw header list, joined as Node joins them. */
-export function headerValue(raw: readonly string[], lowerName: string): string | undefined {
-  let value: string | undefined;
-  const length = lowerName.length;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length !== length || name.toLowerCase() !== lowerName) continue;
-    const next = raw[i + 1] as string;
-    value = value === undefined ? next : `${value}${lowerName === 'cookie' ? '; ' : ', '}${next}`;
-  }
-  return value;
-}
-
-function headerMapOf(raw: readonly string[]): HeaderMap {
-  const map: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
-    if (name.charCodeAt(0) === 58 /* ':' */) continue;
-    const value = raw[i + 1] as string;
-    const existing = map[name];
-    if (existing === undefined) map[name] = name === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else map[name] = `${existing}${name === 'cookie' ? '; ' : ', '}${value}`;
-  }
-  return map;
 }
 
 /** The body of an HTTP/1 request, delivered as the connection reads it. */
@@ -718,7 +709,20 @@ export class Http1Response implements ProxyResponse {
     return socket.write(chunk);
   }
 
+  flushHead(): void {
+    if (this.finished) return;
+    const socket = this.connection.socket;
+    if (this.forwarded !== null) {
+      socket.write(this.forwarded.forwardBytes(null));
+      this.forwarded = null;
+    } else if (this.head !== null) {
+      socket.write(this.head, 'latin1');
+      this.head = null;
+    }
+  }
+
   onceDrain(listener: () => void): void {
+    this.connection.writeStalled();
     this.connection.socket.once('drain', listener);
   }
 

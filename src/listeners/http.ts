@@ -1,6 +1,7 @@
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import type { HttpListenerConfig, HttpsListenerConfig } from '../config/types.js';
 import { AddressSet } from '../core/address.js';
 import { Http1Server, type Http1Request, type Http1Response, type Http1ServerOptions } from '../http1/server.js';
@@ -48,6 +49,8 @@ export class HttpListener {
   private readonly certificates: CertificateStore | undefined;
   private trusted: AddressSet;
   private readonly sessions = new Set<Http2Session>();
+  /** Client sockets handed to WebSocket tunnels: closed after the drain like any connection. */
+  private readonly tunnels = new Set<Duplex>();
   /** Open connections per client address, while `maxConnectionsPerIp` is set. */
   private readonly perAddress = new Map<string, number>();
   /** Requests in progress: HTTP/1 ones are counted by `http1`, these are HTTP/2 streams. */
@@ -152,6 +155,7 @@ export class HttpListener {
     this.http1.closeIdle();
     await waitUntil(() => this.inFlight === 0, drainMs);
     for (const session of this.sessions) session.destroy();
+    for (const tunnel of this.tunnels) tunnel.destroy();
     this.http1.destroyAll();
     await closed;
   }
@@ -198,6 +202,8 @@ export class HttpListener {
       const target = isWebSocket && req.body === null ? this.route(req) : undefined;
       if (target !== undefined) {
         const { socket, head } = res.detach();
+        this.tunnels.add(socket);
+        socket.once('close', () => this.tunnels.delete(socket));
         proxyUpgrade(req, socket, head, target, this.context, this.config.timeouts.idle);
         return;
       }

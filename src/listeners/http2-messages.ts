@@ -3,7 +3,7 @@
  * proxy's message interfaces, so one proxy path serves both protocols.
  */
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { headerValue } from '../http1/server.js';
+import { headerValue } from '../http1/fields.js';
 import type { BodySink, FieldStats, HeaderMap, ProxyRequest, ProxyResponse, RequestBody } from '../proxy/messages.js';
 import { fieldStatsOf } from './request-checks.js';
 
@@ -107,6 +107,10 @@ export class Http2Response implements ProxyResponse {
 
   forwardHead(): boolean {
     return false;
+  }
+
+  flushHead(): void {
+    // Node's HTTP/2 layer sends the head when it is given.
   }
 
   write(chunk: Buffer): boolean {

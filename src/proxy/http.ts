@@ -1,6 +1,6 @@
 import type { PoolConfig } from '../config/types.js';
 import type { PickContext } from '../balancers/types.js';
-import { UpstreamPool, type UpstreamHandler } from '../http1/client.js';
+import { UpstreamError, UpstreamPool, type UpstreamHandler } from '../http1/client.js';
 import type { ResponseHead } from '../http1/head.js';
 import type { Pool } from '../pools/pool.js';
 import type { StickyCookie } from '../persistence/cookie.js';
@@ -9,7 +9,6 @@ import { parseCookieHeader } from '../router/matchers.js';
 import type { QueueWaiter } from '../pools/queue.js';
 import type { PoolServer } from '../pools/server.js';
 import type { RequestTelemetry } from '../runtime/telemetry.js';
-import { BallastError, ErrorCodes } from '../core/errors.js';
 import type { AccessLogWriter } from './access-log.js';
 import { guardRequestBody, type BodyGuardOwner, type BodyLimits } from './body-guard.js';
 import { downstreamResponseHeaders, requestIdFor, upstreamRequestFields } from './headers.js';
@@ -32,7 +31,7 @@ export interface ListenerContext {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-/** Informational (1xx) responses tolerated before the final one; undici restarts its header timer on each. */
+/** Informational (1xx) responses tolerated before the final one. */
 const MAX_INFORMATIONAL = 8;
 
 /** Retries per second allowed regardless of traffic, so a quiet pool can still fail over. */
@@ -79,6 +78,7 @@ class HttpExchange implements UpstreamHandler, QueueWaiter, BodyGuardOwner, Body
   private abortUpstream: ((reason?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private discarding = false;
+  private awaitingDrain = false;
   private retryStatus: number | undefined;
   private retries = 0;
   private informational = 0;
@@ -261,8 +261,19 @@ class HttpExchange implements UpstreamHandler, QueueWaiter, BodyGuardOwner, Body
     if (this.discarding) return true;
     this.bytesSent += chunk.length;
     if (this.res.write(chunk)) return true;
-    this.res.onceDrain(this.resumeUpstream as () => void);
+    // One wait per pause: pieces of the same read may still arrive before reading stops.
+    if (!this.awaitingDrain) {
+      this.awaitingDrain = true;
+      this.res.onceDrain(() => {
+        this.awaitingDrain = false;
+        this.resumeUpstream?.();
+      });
+    }
     return false;
+  }
+
+  onReadEnd(): void {
+    if (!this.discarding) this.res.flushHead();
   }
 
   onComplete(): void {
@@ -350,7 +361,7 @@ class HttpExchange implements UpstreamHandler, QueueWaiter, BodyGuardOwner, Body
    * `onHeaders`: the connection calls `onError` before `abort` returns.
    */
   private protocolFailure(reason: string): void {
-    this.abortUpstream?.(new BallastError(ErrorCodes.UPSTREAM_PROTOCOL, `server answered badly: ${reason}`, 502));
+    this.abortUpstream?.(new UpstreamError('UPSTREAM_PROTOCOL', `server answered badly: ${reason}`));
   }
 
   /**

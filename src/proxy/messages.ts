@@ -80,6 +80,11 @@ export interface ProxyResponse {
    * response, keep-alive); false when the caller must use `writeHead`.
    */
   forwardHead(head: ResponseHead): boolean;
+  /**
+   * Sends a head still held back to be joined with the first body bytes (a
+   * server that sends its head first: event streams, long polls).
+   */
+  flushHead(): void;
   /** Sends body bytes; false asks the sender to wait for `onceDrain`. */
   write(chunk: Buffer): boolean;
   onceDrain(listener: () => void): void;

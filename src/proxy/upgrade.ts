@@ -92,7 +92,6 @@ class UpgradeTunnel {
         requestId: requestIdFor(req.header('x-request-id')),
       });
       upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${fields}connection: Upgrade\r\nupgrade: ${req.header('upgrade') ?? 'websocket'}\r\n\r\n`, 'latin1');
-      if (this.head.length > 0) upstream.write(this.head);
       this.readResponseHead(upstream);
     });
   }
@@ -126,6 +125,8 @@ class UpgradeTunnel {
 
   private openTunnel(upstream: Socket, buffered: Buffer): void {
     const client = this.client;
+    // What the client sent after its request is for the new protocol: it goes to the server only now, after the 101.
+    if (this.head.length > 0) upstream.write(this.head);
     client.write(buffered);
     this.bytes += buffered.length;
     if ('setTimeout' in client && typeof client.setTimeout === 'function') (client as Socket).setTimeout(this.idleMs);

@@ -79,6 +79,8 @@ describe('parseRequestHead', () => {
       ['POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 501],
       ['POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', 400],
       ['POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+      ['POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+      ['POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n', 400],
     ];
     for (const [text, status] of cases) assert.equal(parseRequestHead(text), status, JSON.stringify(text));
   });
