@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { formatHostPort, type HostPort } from '../core/server.js';
 import type { BodySink, RequestBody } from '../proxy/messages.js';
 import { CHUNKED_MORE, ChunkedDecoder, chunkHeader, CHUNK_END, LAST_CHUNK, type ChunkedSink } from './chunked.js';
-import { parseResponseHead, scanHead, type ResponseHead } from './head.js';
+import { MAX_RESPONSE_HEAD, parseResponseHead, scanHead, type ResponseHead } from './head.js';
 
 export interface UpstreamTimeouts {
   /** Time to connect, ms. */
@@ -67,8 +67,6 @@ export type UpstreamErrorCode =
   | 'UPSTREAM_PROTOCOL'
   | 'UPSTREAM_ABORTED';
 
-/** Largest response head accepted. */
-const MAX_RESPONSE_HEAD = 64 * 1024;
 
 const enum Phase {
   Connecting,

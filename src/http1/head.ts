@@ -40,6 +40,9 @@ export function scanHead(buffer: Buffer, from: number, length: number): HeadScan
   }
 }
 
+/** Largest response head accepted from a server. */
+export const MAX_RESPONSE_HEAD = 64 * 1024;
+
 /** The methods Ballast forwards: those Node's HTTP stack knows; anything else (and any other case) is 400. */
 const METHODS = new Set(HTTP_METHODS);
 

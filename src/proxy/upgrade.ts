@@ -4,13 +4,11 @@ import { clientAddressOf } from '../persistence/source-ip.js';
 import { parseCookieHeader } from '../router/matchers.js';
 import type { Pool } from '../pools/pool.js';
 import type { PoolServer } from '../pools/server.js';
-import { requestIdFor, upstreamRequestFields } from './headers.js';
+import { MAX_RESPONSE_HEAD, parseResponseHead, scanHead, type ResponseHead } from '../http1/head.js';
+import { downstreamResponseHeaders, requestIdFor, upstreamRequestFields } from './headers.js';
 import type { ListenerContext } from './http.js';
 import type { ProxyRequest } from './messages.js';
 
-/** Largest response head accepted from a server answering an upgrade. */
-const MAX_RESPONSE_HEAD = 64 * 1024;
-const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d{1,15})[ \t]*\r\n/i;
 
 function rawStatus(socket: Duplex, status: number, text: string): void {
   if (socket.destroyed) return;
@@ -104,21 +102,19 @@ class UpgradeTunnel {
       chunks.push(chunk);
       size += chunk.length;
       const buffered = Buffer.concat(chunks);
-      const end = buffered.indexOf('\r\n\r\n');
-      if (end === -1) {
-        if (size > MAX_RESPONSE_HEAD) {
-          upstream.off('data', onData);
-          this.failed = true;
-          rawStatus(this.client, 502, 'Bad Gateway');
-          this.close();
-        }
+      const scan = scanHead(buffered, 0, buffered.length);
+      if (scan.kind === 'incomplete' && size <= MAX_RESPONSE_HEAD) return;
+      upstream.off('data', onData);
+      const head = scan.kind === 'complete' ? parseResponseHead(buffered.toString('latin1', 0, scan.end)) : null;
+      if (scan.kind !== 'complete' || head === null) {
+        this.failed = true;
+        rawStatus(this.client, 502, 'Bad Gateway');
+        this.close();
         return;
       }
-      upstream.off('data', onData);
-      const statusLine = /^HTTP\/1\.[01] (\d{3})/.exec(buffered.subarray(0, Math.min(end, 64)).toString('latin1'));
-      this.status = statusLine ? Number(statusLine[1]) : 502;
+      this.status = head.status;
       if (this.status === 101) this.openTunnel(upstream, buffered);
-      else this.relayRefusal(upstream, buffered);
+      else this.relayRefusal(upstream, head, buffered.subarray(scan.end));
     };
     upstream.on('data', onData);
   }
@@ -148,15 +144,20 @@ class UpgradeTunnel {
    * is through (nothing past it is relayed); otherwise the body runs until
    * the server closes.
    */
-  private relayRefusal(upstream: Socket, buffered: Buffer): void {
-    const headEnd = buffered.indexOf('\r\n\r\n') + 4;
-    const declared = CONTENT_LENGTH.exec(buffered.subarray(0, headEnd).toString('latin1'))?.[1];
-    if (declared === undefined) {
-      this.client.write(buffered);
+  private relayRefusal(upstream: Socket, head: ResponseHead, body: Buffer): void {
+    // The head as the proxy passes any other: without hop-by-hop fields, and saying the connection closes.
+    let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
+    const fields = downstreamResponseHeaders(head.rawHeaders);
+    for (let i = 0; i < fields.length; i += 2) text += `${fields[i] as string}: ${fields[i + 1] as string}\r\n`;
+    // A chunked body is relayed as it comes, still chunked.
+    if (head.chunked) text += 'transfer-encoding: chunked\r\n';
+    this.client.write(`${text}connection: close\r\n\r\n`, 'latin1');
+    if (head.contentLength < 0) {
+      this.client.write(body);
       upstream.pipe(this.client);
       return;
     }
-    let remaining = headEnd + Number(declared);
+    let remaining = head.contentLength;
     const relay = (chunk: Buffer): void => {
       const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
       remaining -= part.length;
@@ -166,7 +167,7 @@ class UpgradeTunnel {
       this.client.end();
       upstream.destroy();
     };
-    relay(buffered);
+    relay(body);
     if (remaining > 0) upstream.on('data', relay);
   }
 

@@ -45,9 +45,9 @@ async function rawServer(onHead: (socket: net.Socket) => void): Promise<{ addres
   };
 }
 
-test('bytes sent behind an upgrade request never reach a server that refuses the upgrade', async () => {
+test('bytes sent behind an upgrade request never reach a server that refuses the upgrade; the refusal is relayed as a closing answer', async () => {
   const server = await rawServer((socket) => {
-    setTimeout(() => socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno'), 300);
+    setTimeout(() => socket.end('HTTP/1.1 403 Forbidden\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nno'), 300);
   });
   const lb = await startBallast(simpleConfig([server.address]));
   try {
@@ -58,6 +58,9 @@ test('bytes sent behind an upgrade request never reach a server that refuses the
     client.write(`${UPGRADE}GET /admin HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n`);
     await new Promise((resolve) => client.once('close', resolve));
     assert.match(answer, /^HTTP\/1\.1 403 /);
+    assert.match(answer, /\r\nconnection: close\r\n/);
+    assert.doesNotMatch(answer, /keep-alive/i);
+    assert.ok(answer.endsWith('\r\n\r\nno'), JSON.stringify(answer));
     assert.equal(server.later(), '', 'the server received nothing after the upgrade request');
   } finally {
     await lb.close();
