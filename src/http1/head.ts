@@ -25,18 +25,22 @@ const INVALID: HeadScan = { kind: 'invalid' };
 
 /**
  * Finds the end of a head (the byte after its empty line) in
- * `buffer[0..length)`, starting at line boundary `from`. A LF without its CR
+ * `buffer[0..length)`, starting at line boundary `from`; bytes before
+ * `searched` are known to hold no LF after `from` (a head arriving in small
+ * pieces is then searched once, not once per piece). A LF without its CR
  * is refused at once: a client using bare LF would otherwise wait for a
  * CRLF CRLF that never comes. `scanned` is where the next scan may resume.
  */
-export function scanHead(buffer: Buffer, from: number, length: number): HeadScan {
+export function scanHead(buffer: Buffer, from: number, length: number, searched = from): HeadScan {
   let lineStart = from;
+  let searchAt = Math.max(from, searched);
   for (;;) {
-    const lf = buffer.indexOf(LF, lineStart);
+    const lf = buffer.indexOf(LF, searchAt);
     if (lf === -1 || lf >= length) return { kind: 'incomplete', scanned: lineStart };
     if (lf === 0 || buffer[lf - 1] !== CR) return INVALID;
     if (lf === lineStart + 1) return { kind: 'complete', end: lf + 1 };
     lineStart = lf + 1;
+    searchAt = lineStart;
   }
 }
 

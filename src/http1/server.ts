@@ -133,8 +133,11 @@ export class Http1Connection implements ChunkedSink {
   private phase = Phase.Head;
   /** Unparsed input (a partial head, or pipelined requests). */
   private pending: Buffer | null = null;
-  /** Where the head scan of `pending` resumes. */
+  /** Where the head scan of `pending` resumes: the start of its last line, and how far that line was searched. */
   private scanned = 0;
+  private searched = 0;
+  /** The buffer `pending` grows in, once input had to wait (see `append`). */
+  private store: Buffer | null = null;
   /** performance.now() deadline of the current wait, and what it means. */
   private deadline: number;
   private headStarted = false;
@@ -184,9 +187,29 @@ export class Http1Connection implements ChunkedSink {
     }
   }
 
+  /**
+   * Adds input to `pending`. Input that waits (a head arriving in pieces, a
+   * pipelined request) is gathered in a buffer grown by doubling, so a head
+   * sent a byte at a time costs linear copying, not quadratic.
+   */
   private append(chunk: Buffer): void {
     const pending = this.pending;
-    this.pending = pending === null ? chunk : Buffer.concat([pending, chunk]);
+    if (pending === null) {
+      this.pending = chunk;
+      return;
+    }
+    const length = pending.length + chunk.length;
+    const store = this.store;
+    if (store !== null && pending.buffer === store.buffer && pending.byteOffset === store.byteOffset && length <= store.length) {
+      chunk.copy(store, pending.length);
+      this.pending = store.subarray(0, length);
+      return;
+    }
+    const grown = Buffer.allocUnsafeSlow(Math.max(2 * length, 1024));
+    pending.copy(grown, 0);
+    chunk.copy(grown, pending.length);
+    this.store = grown;
+    this.pending = grown.subarray(0, length);
   }
 
   /** Parses every complete head in `pending` until a request is in progress. */
@@ -197,13 +220,14 @@ export class Http1Connection implements ChunkedSink {
         this.headStarted = true;
         if (this.requests > 0) this.deadline = performance.now() + this.server.options.headersTimeoutMs;
       }
-      const scan = scanHead(input, this.scanned, input.length);
+      const scan = scanHead(input, this.scanned, input.length, this.searched);
       if (scan.kind === 'invalid') {
         this.refuse(400);
         return;
       }
       if (scan.kind === 'incomplete') {
         this.scanned = scan.scanned;
+        this.searched = input.length;
         if (input.length > this.server.options.maxHeadBytes) this.refuse(this.requestLineOverflowed(input) ? 414 : 431);
         return;
       }
@@ -213,6 +237,7 @@ export class Http1Connection implements ChunkedSink {
         return;
       }
       this.scanned = 0;
+      this.searched = 0;
       this.pending = end === input.length ? null : input.subarray(end);
       if (end === 2) {
         // An empty line before a request line is tolerated (RFC 9112 §2.2), within the head's deadline.

@@ -27,6 +27,25 @@ describe('scanHead', () => {
     assert.deepEqual(scanHead(partial, 0, partial.length), { kind: 'incomplete', scanned: partial.length });
     assert.deepEqual(scanHead(Buffer.from('GET / HTTP/1.1\nHost: a\n\n'), 0, 24), { kind: 'invalid' });
   });
+
+  test('a head arriving in pieces: resuming after the part already searched finds the same end', () => {
+    const text = `GET / HTTP/1.1\r\nX-Long: ${'a'.repeat(500)}\r\n\r\n`;
+    const whole = Buffer.from(text);
+    let scanned = 0;
+    let searched = 0;
+    for (let length = 1; length <= whole.length; length++) {
+      const scan = scanHead(whole, scanned, length, searched);
+      if (scan.kind === 'complete') {
+        assert.equal(length, whole.length);
+        assert.equal(scan.end, whole.length);
+        return;
+      }
+      assert.equal(scan.kind, 'incomplete');
+      if (scan.kind === 'incomplete') scanned = scan.scanned;
+      searched = length;
+    }
+    assert.fail('the end of the head was not found');
+  });
 });
 
 describe('parseRequestHead', () => {
