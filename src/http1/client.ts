@@ -7,6 +7,7 @@
  * deadlines checked by one interval per pool, so a request arms no timer.
  */
 import { connect, type Socket } from 'node:net';
+import { DeadlineSweep } from '../core/deadline-sweep.js';
 import { formatHostPort, type HostPort } from '../core/server.js';
 import type { BodySink, RequestBody } from '../proxy/messages.js';
 import { CHUNKED_MORE, ChunkedDecoder, chunkHeader, CHUNK_END, LAST_CHUNK, type ChunkedSink } from './chunked.js';
@@ -88,8 +89,9 @@ export class UpstreamPool {
   private readonly idle: UpstreamConnection[] = [];
   /** The Host sent for requests that have none (HTTP/1.0 clients). */
   readonly hostHeader: string;
-  private readonly all = new Set<UpstreamConnection>();
-  private sweeper: NodeJS.Timeout | undefined;
+  private readonly all = new DeadlineSweep<UpstreamConnection>();
+  /** How often deadlines are checked: a fraction of the shortest timeout. */
+  private readonly sweepMs: number;
   private closed = false;
 
   constructor(
@@ -97,6 +99,7 @@ export class UpstreamPool {
     readonly timeouts: UpstreamTimeouts,
   ) {
     this.hostHeader = formatHostPort(address);
+    this.sweepMs = Math.max(10, Math.min(250, timeouts.connect / 4, timeouts.response / 4, timeouts.idle / 4));
   }
 
   dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
@@ -104,8 +107,7 @@ export class UpstreamPool {
     while (connection !== undefined && connection.unusable) connection = this.idle.pop();
     if (connection === undefined) {
       connection = new UpstreamConnection(this);
-      this.all.add(connection);
-      this.ensureSweeper();
+      this.all.add(connection, this.sweepMs);
     }
     connection.send(request, handler);
   }
@@ -128,21 +130,6 @@ export class UpstreamPool {
     this.all.delete(connection);
     const index = this.idle.indexOf(connection);
     if (index !== -1) this.idle.splice(index, 1);
-    if (this.all.size === 0 && this.sweeper !== undefined) {
-      clearInterval(this.sweeper);
-      this.sweeper = undefined;
-    }
-  }
-
-  private ensureSweeper(): void {
-    if (this.sweeper !== undefined) return;
-    const { connect: connectMs, response, idle } = this.timeouts;
-    const interval = Math.max(10, Math.min(250, connectMs / 4, response / 4, idle / 4));
-    this.sweeper = setInterval(() => {
-      const now = performance.now();
-      for (const connection of this.all) connection.checkDeadline(now);
-    }, interval);
-    this.sweeper.unref();
   }
 }
 

@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { BodySink, FieldStats, HeaderMap, ProxyRequest, ProxyResponse, RequestBody } from '../proxy/messages.js';
 import { CHUNKED_MALFORMED, CHUNKED_MORE, CHUNKED_TOO_LARGE, CHUNK_END, ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkedSink } from './chunked.js';
 import { Field, fieldBit, parseRequestHead, scanHead, type RequestHead, type ResponseHead } from './head.js';
+import { DeadlineSweep } from '../core/deadline-sweep.js';
 import { headerMapOf, headerValue } from './fields.js';
 import { endLingering, rawResponse } from './raw-responses.js';
 
@@ -54,9 +55,7 @@ const enum Phase {
  * may be replaced at run time (reload) and apply to the next deadline.
  */
 export class Http1Server {
-  private readonly connections = new Set<Http1Connection>();
-  private sweeper: NodeJS.Timeout | undefined;
-  private sweepMs = 0;
+  private readonly connections = new DeadlineSweep<Http1Connection>();
   /** Set while the listener drains: responses close their connections. */
   closing = false;
   /** Requests read whose response has not finished. */
@@ -70,16 +69,12 @@ export class Http1Server {
   /** Takes over a connected socket. */
   accept(socket: Duplex, remoteAddress: string): void {
     const connection = new Http1Connection(this, socket, remoteAddress);
-    this.connections.add(connection);
-    this.ensureSweeper();
+    const { headersTimeoutMs, idleTimeoutMs } = this.options;
+    this.connections.add(connection, Math.max(10, Math.min(1000, headersTimeoutMs / 2, idleTimeoutMs / 2)));
   }
 
   forget(connection: Http1Connection): void {
     this.connections.delete(connection);
-    if (this.connections.size === 0 && this.sweeper !== undefined) {
-      clearInterval(this.sweeper);
-      this.sweeper = undefined;
-    }
   }
 
   /** Stops keep-alive: idle connections close now, busy ones after their response. */
@@ -90,23 +85,6 @@ export class Http1Server {
 
   destroyAll(): void {
     for (const connection of this.connections) connection.destroy();
-  }
-
-  /**
-   * One timer per listener checks every connection's deadline, as Node's
-   * HTTP server does, instead of a timer per connection and request: the
-   * precision is the sweep interval, the cost per request nothing.
-   */
-  private ensureSweeper(): void {
-    const interval = Math.max(10, Math.min(1000, this.options.headersTimeoutMs / 2, this.options.idleTimeoutMs / 2));
-    if (this.sweeper !== undefined && interval === this.sweepMs) return;
-    if (this.sweeper !== undefined) clearInterval(this.sweeper);
-    this.sweepMs = interval;
-    this.sweeper = setInterval(() => {
-      const now = performance.now();
-      for (const connection of this.connections) connection.checkDeadline(now);
-    }, interval);
-    this.sweeper.unref();
   }
 }
 

@@ -143,18 +143,9 @@ function rewrittenFields(raw: readonly string[], info: ForwardingInfo): string[]
  * O(headers).
  */
 export function downstreamResponseHeaders(raw: string[]): string[] {
-  let hopByHop = false;
-  let named: Set<string> | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    const lower = (raw[i] as string).toLowerCase();
-    if (lower === 'connection') {
-      named ??= new Set();
-      for (const token of (raw[i + 1] as string).split(',')) named.add(token.trim().toLowerCase());
-    }
-    if (HOP_BY_HOP.has(lower)) hopByHop = true;
-  }
-  // The common answer has none: its list is passed on as it is.
-  if (!hopByHop) return raw;
+  const named = connectionTokens(raw);
+  // Connection is itself hop-by-hop: without it, the common answer's list is passed on as it is.
+  if (named === null && !raw.some((name, i) => i % 2 === 0 && HOP_BY_HOP.has(name.toLowerCase()))) return raw;
   const kept: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const lower = (raw[i] as string).toLowerCase();

@@ -383,12 +383,7 @@ class HttpExchange implements UpstreamHandler, QueueWaiter, BodyGuardOwner, Body
       sendPlain(this.res, status, true);
     }
     this.clientGone = true;
-    if (this.abortUpstream !== undefined) this.abortUpstream();
-    else if (this.queued) {
-      this.queued = false;
-      this.pool.leaveQueue(this);
-      this.finish();
-    } else if (this.server === undefined) this.finish();
+    this.abandon();
   }
 
   /** Called when the client connection closes; aborts the server exchange if it is still running. */
@@ -396,6 +391,11 @@ class HttpExchange implements UpstreamHandler, QueueWaiter, BodyGuardOwner, Body
     if (this.finished || this.clientGone) return;
     this.clientGone = true;
     this.error = 'client aborted';
+    this.abandon();
+  }
+
+  /** Stops whatever the exchange is waiting for: the server attempt (which then finishes it), or its place in the queue. */
+  private abandon(): void {
     if (this.abortUpstream !== undefined) this.abortUpstream();
     else if (this.queued) {
       this.queued = false;
