@@ -5,11 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import dnsPacket from 'dns-packet';
 import { startBallast } from '../helpers/ballast.js';
 import { startBackend } from '../helpers/http-backend.js';
-import { freePort } from '../helpers/net.js';
+import { freeDnsPort, freePort } from '../helpers/net.js';
 
 test('gslb.dns.rateLimit from the config limits a flood from one address', async (t) => {
   const backend = await startBackend('app');
-  const dnsPort = await freePort();
+  const dnsPort = await freeDnsPort();
   const lb = await startBallast({
     listeners: [],
     pools: [{ name: 'app', algorithm: 'round-robin', servers: [{ name: 'app', address: backend.address }] }],

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeTempFile } from '../helpers/ballast.js';
 import { startBackend, type TestBackend } from '../helpers/http-backend.js';
-import { eventually, freePort } from '../helpers/net.js';
+import { eventually, freeDnsPort, freePort } from '../helpers/net.js';
 import { run, spawnCli, type Spawned } from '../helpers/process.js';
 
 const SECRET = 'gslb-shared-secret-for-tests';
@@ -62,8 +62,8 @@ test('two ballast start sites: DNS follows the healthy site, a killed site fails
   });
   const usBackend = await startBackend('us-app');
   t.after(() => Promise.all([euBackend.close(), usBackend.close()]));
-  const eu: Ports = { heartbeat: await freePort(), dns: await freePort(), listener: await freePort(), admin: await freePort() };
-  const us: Ports = { heartbeat: await freePort(), dns: await freePort(), listener: await freePort(), admin: await freePort() };
+  const eu: Ports = { heartbeat: await freePort(), dns: await freeDnsPort(), listener: await freePort(), admin: await freePort() };
+  const us: Ports = { heartbeat: await freePort(), dns: await freeDnsPort(), listener: await freePort(), admin: await freePort() };
   const euFile = writeTempFile('eu.yaml', siteConfig('eu', eu, us, euBackend));
   const usFile = writeTempFile('us.yaml', siteConfig('us', us, eu, usBackend));
   const processes: Spawned[] = [];

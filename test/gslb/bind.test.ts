@@ -1,14 +1,21 @@
 /**
  * Dynamic updates against a real BIND 9 primary started by the test.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { GslbNode } from '../../src/gslb/index.js';
-import { digShort, freeUdpPort, gslbConfig, requireProgram, startNamed, tempDir, waitFor, wwwFailover } from './helpers.js';
+import { startNamed } from '../helpers/named.js';
+import { digShort, freeUdpPort, gslbConfig, requireProgram, tempDir, waitFor, wwwFailover } from './helpers.js';
+
+const SECRET = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff)).toString('base64');
+
+function startExampleZone(t: TestContext): ReturnType<typeof startNamed> {
+  return startNamed(t, tempDir(t), { records: ['www IN A 192.0.2.1'], secret: SECRET });
+}
 
 test('after failover BIND serves the backup address; the sender is the first healthy target', async (t) => {
   requireProgram('dig', 'dnsutils');
-  const named = await startNamed(t, tempDir(t));
+  const named = await startExampleZone(t);
   const dynamicUpdate = {
     server: { host: '127.0.0.1', port: named.port },
     zone: 'example.com',
@@ -48,7 +55,7 @@ test('after failover BIND serves the backup address; the sender is the first hea
 
 test('a wrong TSIG key is refused by BIND and reported in status, and retried', async (t) => {
   requireProgram('dig', 'dnsutils');
-  const named = await startNamed(t, tempDir(t));
+  const named = await startExampleZone(t);
   const port = await freeUdpPort();
   const warnings: string[] = [];
   const node = new GslbNode(

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -18,5 +19,23 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
     if (await check()) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await sleep(everyMs);
+  }
+}
+
+/**
+ * A port on 127.0.0.1 that was free a moment ago for both TCP and UDP, as a
+ * DNS server needs both: a port free for UDP alone may be a busy TCP port,
+ * and a server that binds UDP but not TCP looks ready to a UDP probe.
+ */
+export async function freeDnsPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    const socket = dgram.createSocket('udp4');
+    const bound = await new Promise<boolean>((resolve) => {
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((resolve) => (bound ? socket.close(() => resolve()) : resolve()));
+    if (bound) return port;
   }
 }
