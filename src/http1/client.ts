@@ -317,9 +317,12 @@ class UpstreamConnection implements BodySink, ChunkedSink {
       this.pending = scan.end === input.length ? null : input.subarray(scan.end);
       const handler = this.handler as UpstreamHandler;
       if (head.status < 200) {
-        // Ballast never sends Expect or Upgrade on this path: a 100 or 101 was not asked for.
-        if (head.status === 100 || head.status === 101) {
-          this.protocolError(`unsolicited ${head.status}`);
+        // Ballast never sends Upgrade on this path, so a 101 would hand the
+        // connection to a protocol nobody asked for. Other 1xx, an unasked-for
+        // 100 Continue included, are interim answers a client must tolerate
+        // (RFC 9110 section 15.2): the handler absorbs them.
+        if (head.status === 101) {
+          this.protocolError('unsolicited 101');
           return;
         }
         handler.onHeaders(head, this.resumeResponse);
