@@ -279,6 +279,25 @@ const FORWARD_BLOCKING_FIELDS = HOP_BY_HOP_FIELDS & ~(Field.Connection | Field.K
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The method and target of a request line that may be broken, cut short or
+ * huge, for logging a refused head: `-` for a part that is not there or not
+ * plausible, the target cut at `maxTarget` characters.
+ */
+export function describeRequestLine(input: Buffer, maxTarget: number): { method: string; target: string } {
+  const scanned = input.subarray(0, Math.min(input.length, maxTarget + 64));
+  let lineEnd = scanned.indexOf(10);
+  if (lineEnd === -1) lineEnd = scanned.length;
+  const line = scanned.toString('latin1', 0, lineEnd).replace(/\r$/, '');
+  const firstSpace = line.indexOf(' ');
+  const method = firstSpace === -1 ? line : line.slice(0, firstSpace);
+  if (!METHODS.has(method)) return { method: '-', target: '-' };
+  const rest = firstSpace === -1 ? '' : line.slice(firstSpace + 1);
+  const targetEnd = rest.indexOf(' ');
+  const target = targetEnd === -1 ? rest : rest.slice(0, targetEnd);
+  return { method, target: target === '' ? '-' : target.slice(0, maxTarget) };
+}
+
 /** Why a request head is refused: the status to answer with. */
 export type RequestHeadError = 400 | 501 | 505;
 

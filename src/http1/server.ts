@@ -12,9 +12,9 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { BodySink, FieldStats, HeaderMap, ProxyRequest, ProxyResponse, RequestBody } from '../proxy/messages.js';
+import type { BodySink, ClientFault, FieldStats, HeaderMap, ProxyRequest, ProxyResponse, RequestBody } from '../proxy/messages.js';
 import { CHUNKED_MALFORMED, CHUNKED_MORE, CHUNKED_TOO_LARGE, CHUNK_END, ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkedSink } from './chunked.js';
-import { Field, fieldBit, parseRequestHead, scanHead, type RequestHead, type ResponseHead } from './head.js';
+import { describeRequestLine, Field, fieldBit, parseRequestHead, scanHead, type RequestHead, type ResponseHead } from './head.js';
 import { DeadlineSweep } from '../core/deadline-sweep.js';
 import { headerMapOf, headerValue } from './fields.js';
 import { endLingering, rawResponse } from './raw-responses.js';
@@ -33,7 +33,25 @@ export interface Http1ServerOptions {
 export interface Http1Handlers {
   /** A request whose head parsed; the handler answers through `res`. */
   request(req: Http1Request, res: Http1Response): void;
+  /** A head that was answered with an error and never became a request. */
+  refused(refusal: HeadRefusal): void;
 }
+
+/** A refused request head, as far as it could be read. */
+export interface HeadRefusal {
+  readonly remoteAddress: string;
+  readonly status: number;
+  readonly reason: string;
+  /** `-` when the request line is missing or broken there. */
+  readonly method: string;
+  readonly target: string;
+}
+
+const HEAD_ERROR_REASONS: Readonly<Record<number, string>> = {
+  400: 'malformed request head',
+  501: 'unsupported transfer coding',
+  505: 'unsupported HTTP version',
+};
 
 /** Bytes of pipelined input held while a response is in progress before reading pauses. */
 const PIPELINE_BUFFER = 64 * 1024;
@@ -200,18 +218,18 @@ export class Http1Connection implements ChunkedSink {
       }
       const scan = scanHead(input, this.scanned, input.length, this.searched);
       if (scan.kind === 'invalid') {
-        this.refuse(400);
+        this.refuse(400, 'malformed request head');
         return;
       }
       if (scan.kind === 'incomplete') {
         this.scanned = scan.scanned;
         this.searched = input.length;
-        if (input.length > this.server.options.maxHeadBytes) this.refuse(this.requestLineOverflowed(input) ? 414 : 431);
+        if (input.length > this.server.options.maxHeadBytes) this.refuseOversized(input);
         return;
       }
       const end = scan.end;
       if (end > this.server.options.maxHeadBytes) {
-        this.refuse(this.requestLineOverflowed(input) ? 414 : 431);
+        this.refuseOversized(input);
         return;
       }
       this.scanned = 0;
@@ -223,16 +241,18 @@ export class Http1Connection implements ChunkedSink {
       }
       const head = parseRequestHead(input.toString('latin1', 0, end));
       if (typeof head === 'number') {
-        this.refuse(head);
+        this.refuse(head, HEAD_ERROR_REASONS[head] ?? 'malformed request head', input);
         return;
       }
       this.begin(head);
     }
   }
 
-  private requestLineOverflowed(input: Buffer): boolean {
+  /** A head over `maxHeadBytes`: 414 when the request line alone overflowed, else 431. */
+  private refuseOversized(input: Buffer): void {
     const lf = input.indexOf(10);
-    return (lf === -1 ? input.length : lf) > this.server.options.maxUrlLength + 32;
+    if ((lf === -1 ? input.length : lf) > this.server.options.maxUrlLength + 32) this.refuse(414, 'request target too long', input);
+    else this.refuse(431, 'request head too large', input);
   }
 
   private begin(head: RequestHead): void {
@@ -306,20 +326,28 @@ export class Http1Connection implements ChunkedSink {
    * been forwarded; the handler learns it as a client that went away, and
    * the client gets the refusal if no response started.
    */
-  private bodyBroken(status: number): void {
+  private bodyBroken(status: 400 | 413): void {
     const response = this.response;
     this.phase = Phase.Closed;
     if (response !== null && !response.headersSent) {
       this.socket.removeListener('data', onSocketData);
       endLingering(this.socket, rawResponse(status));
     } else this.socket.destroy();
-    response?.clientGone();
+    response?.clientGone({ status, reason: status === 413 ? 'chunk line too long' : 'malformed chunked body' });
   }
 
-  /** Answers a head that is not a valid request and closes; nothing after it is read. */
-  private refuse(status: number): void {
+  /**
+   * Answers a head that is not a valid request and closes; nothing after it
+   * is read. A connection that sent nothing and timed out is not reported
+   * (as HAProxy's `option dontlognull`): it is a probe, not a request.
+   */
+  private refuse(status: number, reason: string, input: Buffer | null = this.pending): void {
     this.phase = Phase.Closed;
     this.pending = null;
+    if (input !== null) {
+      const { method, target } = describeRequestLine(input, this.server.options.maxUrlLength);
+      this.server.handlers.refused({ remoteAddress: this.remoteAddress, status, reason, method, target });
+    }
     this.socket.removeListener('data', onSocketData);
     endLingering(this.socket, rawResponse(status));
   }
@@ -362,7 +390,7 @@ export class Http1Connection implements ChunkedSink {
     this.peerDone = true;
     if (this.phase === Phase.Head) {
       if (this.pending === null) this.socket.end();
-      else this.refuse(400);
+      else this.refuse(400, 'incomplete request head');
     } else {
       // As Node's HTTP server does, a client that stops sending before its answer gave up on it.
       this.phase = Phase.Closed;
@@ -412,7 +440,7 @@ export class Http1Connection implements ChunkedSink {
       return;
     }
     if (this.phase !== Phase.Head || now < this.deadline) return;
-    if (this.headStarted || this.requests === 0) this.refuse(408);
+    if (this.headStarted || this.requests === 0) this.refuse(408, 'request head timeout');
     else this.socket.destroy();
   }
 
@@ -613,7 +641,7 @@ export class Http1Response implements ProxyResponse {
   headersSent = false;
   finished = false;
   closesConnection = false;
-  onClientGone: (() => void) | undefined = undefined;
+  onClientGone: ((fault?: ClientFault) => void) | undefined = undefined;
   private head: string | null = null;
   /** A server's head passed on as received (see `forwardHead`), until written. */
   private forwarded: ResponseHead | null = null;
@@ -753,10 +781,10 @@ export class Http1Response implements ProxyResponse {
   }
 
   /** The connection closed while this response was active. */
-  clientGone(): void {
+  clientGone(fault?: ClientFault): void {
     if (this.gone || this.finished) return;
     this.gone = true;
-    this.onClientGone?.();
+    this.onClientGone?.(fault);
   }
 }
 

@@ -4,7 +4,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { Duplex } from 'node:stream';
 import type { HttpListenerConfig, HttpsListenerConfig } from '../config/types.js';
 import { AddressSet } from '../core/address.js';
-import { Http1Server, type Http1Request, type Http1Response, type Http1ServerOptions } from '../http1/server.js';
+import { Http1Server, type HeadRefusal, type Http1Request, type Http1Response, type Http1ServerOptions } from '../http1/server.js';
 import type { Pool } from '../pools/pool.js';
 import type { AccessLogWriter } from '../proxy/access-log.js';
 import { proxyHttpRequest, type ListenerContext } from '../proxy/http.js';
@@ -72,6 +72,7 @@ export class HttpListener {
     this.context = this.buildContext(accessLog);
     this.http1 = new Http1Server(http1Options(config), {
       request: (req, res) => this.handleHttp1(req, res),
+      refused: (refusal) => this.logRefusedHead(refusal),
     });
     const accept = (socket: Socket | TLSSocket): void => this.http1.accept(socket, socket.remoteAddress ?? '');
     if (config.protocol === 'http') {
@@ -267,11 +268,20 @@ export class HttpListener {
   }
 
   private log(req: ProxyRequest, status: number, error: string): void {
+    this.logUnforwarded(req.remoteAddress, req.method, req.url, status, error);
+  }
+
+  private logRefusedHead(refusal: HeadRefusal): void {
+    this.logUnforwarded(refusal.remoteAddress, refusal.method, refusal.target, refusal.status, refusal.reason);
+  }
+
+  /** An access log line for a request answered by Ballast itself, never sent to a server. */
+  private logUnforwarded(client: string, method: string, path: string, status: number, error: string): void {
     this.context.accessLog?.({
       listener: this.name,
-      client: req.remoteAddress,
-      method: req.method,
-      path: req.url,
+      client,
+      method,
+      path,
       status,
       pool: undefined,
       server: undefined,

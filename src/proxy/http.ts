@@ -12,7 +12,7 @@ import type { RequestTelemetry } from '../runtime/telemetry.js';
 import type { AccessLogWriter } from './access-log.js';
 import { guardRequestBody, type BodyGuardOwner, type BodyLimits } from './body-guard.js';
 import { downstreamResponseHeaders, requestIdFor, upstreamRequestFields } from './headers.js';
-import type { BodySink, ProxyRequest, ProxyResponse, RequestBody } from './messages.js';
+import type { BodySink, ClientFault, ProxyRequest, ProxyResponse, RequestBody } from './messages.js';
 import { sendPlain } from './responses.js';
 import { classifyUpstreamError, statusCondition, type UpstreamFailure } from './upstream-errors.js';
 
@@ -117,7 +117,7 @@ class HttpExchange implements UpstreamHandler, QueueWaiter, BodyGuardOwner, Body
   }
 
   start(): void {
-    this.res.onClientGone = () => this.clientClosed();
+    this.res.onClientGone = (fault) => this.clientClosed(fault);
     const requestBody = this.req.body;
     if (requestBody === null) {
       this.attempt();
@@ -386,11 +386,15 @@ class HttpExchange implements UpstreamHandler, QueueWaiter, BodyGuardOwner, Body
     this.abandon();
   }
 
-  /** Called when the client connection closes; aborts the server exchange if it is still running. */
-  clientClosed(): void {
+  /**
+   * Called when the client connection closes; aborts the server exchange if
+   * it is still running. A `fault` is what the client was answered instead.
+   */
+  clientClosed(fault?: ClientFault): void {
     if (this.finished || this.clientGone) return;
     this.clientGone = true;
-    this.error = 'client aborted';
+    this.error = fault?.reason ?? 'client aborted';
+    if (fault !== undefined && this.status === 0) this.status = fault.status;
     this.abandon();
   }
 

@@ -98,6 +98,15 @@ export interface ProxyResponse {
    * HTTP/2 streams end on their own.
    */
   closeConnection(): void;
-  /** Called once when the client goes away before the response finished. */
-  onClientGone: (() => void) | undefined;
+  /**
+   * Called once when the client goes away before the response finished;
+   * with a `fault` when Ballast ended it for a broken request body.
+   */
+  onClientGone: ((fault?: ClientFault) => void) | undefined;
+}
+
+/** A request body that broke its framing: what the client was answered, and why. */
+export interface ClientFault {
+  readonly status: 400 | 413;
+  readonly reason: string;
 }

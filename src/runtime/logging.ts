@@ -7,14 +7,18 @@ export interface Loggers {
   readonly logger: Logger;
   /** Access log writer; undefined when `log.access` is `off`. */
   readonly accessLog: AccessLogWriter | undefined;
-  /** Writes out buffered lines; call before exit. */
-  flush(): void;
+  /** Writes out buffered lines and stops the periodic flush; call before exit. */
+  close(): void;
 }
+
+/** Longest time an access log line waits in the buffer on a quiet listener. */
+const ACCESS_FLUSH_MS = 1000;
 
 /**
  * Builds the operational logger and the access log. The access log is
  * buffered (asynchronous writes of at least 4 KiB) so logging stays off the
- * request path's critical section.
+ * request path's critical section; a quiet listener's lines are written
+ * within a second, as NGINX's `access_log ... flush=` does.
  */
 export function createLoggers(config: LogConfig, options: { readonly withPid?: boolean } = {}): Loggers {
   // Worker processes tag every line with their pid so operators can tell them apart.
@@ -22,14 +26,29 @@ export function createLoggers(config: LogConfig, options: { readonly withPid?: b
   const opsDestination = pino.destination({ dest: 2, sync: true });
   const logger = pino({ ...base, level: config.level }, opsDestination);
   if (config.access === 'off') {
-    return { logger, accessLog: undefined, flush: () => undefined };
+    return { logger, accessLog: undefined, close: () => undefined };
   }
   const dest = config.access === 'stdout' ? 1 : config.access === 'stderr' ? 2 : config.access;
   const accessDestination = pino.destination({ dest, sync: false, minLength: 4096, mkdir: true });
   const access = pino({ ...base, level: 'info' }, accessDestination);
+  // A flush that finds a write under way leaves what came meanwhile in the
+  // buffer, so the ticker flushes once more after the last line.
+  let flushesDue = 0;
+  const ticker = setInterval(() => {
+    if (flushesDue === 0) return;
+    flushesDue--;
+    accessDestination.flush();
+  }, ACCESS_FLUSH_MS);
+  ticker.unref();
   return {
     logger,
-    accessLog: (entry) => access.info(entry),
-    flush: () => accessDestination.flushSync(),
+    accessLog: (entry) => {
+      flushesDue = 2;
+      access.info(entry);
+    },
+    close: () => {
+      clearInterval(ticker);
+      accessDestination.flushSync();
+    },
   };
 }

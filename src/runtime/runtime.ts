@@ -405,7 +405,7 @@ export class Runtime {
       await this.gslb?.close();
       await this.admin?.close();
       this.ledger?.close();
-      this.loggers.flush();
+      this.loggers.close();
     })();
     return this.closing;
   }
