@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import dnsPacket from 'dns-packet';
+import { queryUdp } from '../helpers/dns.js';
 import type { DnsRecordConfig, GslbConfig } from '../../src/config/types.js';
 import type { BallastEvent } from '../../src/core/events.js';
 import type { GslbOptions, GslbStatus, SiteStatus } from '../../src/gslb/index.js';
@@ -82,32 +82,10 @@ export async function digShort(port: number, name: string, type = 'A'): Promise<
     .filter((line) => line !== '' && !line.startsWith(';'));
 }
 
-/**
- * One A query over UDP from this process (cheaper than spawning dig, for
- * tight polling). Resolves with the addresses, or undefined after `timeout` ms.
- */
-export function queryA(port: number, name: string, timeout = 500): Promise<string[] | undefined> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket('udp4');
-    const id = Math.floor(Math.random() * 65536);
-    const timer = setTimeout(() => finish(undefined), timeout);
-    function finish(result: string[] | undefined): void {
-      clearTimeout(timer);
-      socket.close();
-      resolve(result);
-    }
-    socket.on('error', () => finish(undefined));
-    socket.on('message', (message) => {
-      try {
-        const decoded = dnsPacket.decode(message);
-        if (decoded.id !== id) return;
-        finish((decoded.answers ?? []).flatMap((answer) => (answer.type === 'A' ? [answer.data] : [])));
-      } catch {
-        finish(undefined);
-      }
-    });
-    socket.send(dnsPacket.encode({ type: 'query', id, questions: [{ type: 'A', name }] }), port, '127.0.0.1');
-  });
+/** The addresses of one A query over UDP (see `queryUdp`), or undefined after `timeout` ms. */
+export async function queryA(port: number, name: string, timeout = 500): Promise<string[] | undefined> {
+  const answers = await queryUdp(port, name, 'A', timeout);
+  return answers?.flatMap((answer) => (answer.type === 'A' ? [answer.data] : []));
 }
 
 export interface SiteSpec {

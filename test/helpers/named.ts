@@ -3,12 +3,11 @@
  * 127.0.0.1, with a zone that one TSIG key (hmac-sha256) may update.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import dnsPacket from 'dns-packet';
+import { queryUdp } from './dns.js';
 import { freeDnsPort } from './net.js';
 
 export interface NamedServer {
@@ -40,26 +39,10 @@ function namedProgram(): string {
   return found.stdout.trim();
 }
 
-/** True when 127.0.0.1:port answers an SOA query for example.com over UDP within 500 ms. */
-function servesZone(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket('udp4');
-    const timer = setTimeout(() => finish(false), 500);
-    function finish(result: boolean): void {
-      clearTimeout(timer);
-      socket.close();
-      resolve(result);
-    }
-    socket.on('error', () => finish(false));
-    socket.on('message', (message) => {
-      try {
-        finish((dnsPacket.decode(message).answers ?? []).some((answer) => answer.type === 'SOA'));
-      } catch {
-        finish(false);
-      }
-    });
-    socket.send(dnsPacket.encode({ type: 'query', id: 1, questions: [{ type: 'SOA', name: 'example.com' }] }), port, '127.0.0.1');
-  });
+/** True when 127.0.0.1:port answers an SOA query for example.com. */
+async function servesZone(port: number): Promise<boolean> {
+  const answers = await queryUdp(port, 'example.com', 'SOA');
+  return answers?.some((answer) => answer.type === 'SOA') === true;
 }
 
 /** Starts named in `dir`; it is stopped at the end of the test. */
