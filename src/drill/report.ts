@@ -291,7 +291,7 @@ export function buildReport(recording: DrillRecording): DrillReport {
     .filter((event) => event.atMs >= 0 && event.atMs <= end + 60_000)
     .sort((a, b) => a.atMs - b.atMs);
 
-  const injected = scenario.faults.map((fault, i) => recording.faults[i]?.injectedAtMs);
+  const injected = scenario.faults.map((_fault, i) => recording.faults[i]?.injectedAtMs);
   const faults = scenario.faults.map((fault: FaultSpec, i): FaultReport => {
     const outcome = recording.faults[i];
     const at = outcome?.injectedAtMs;

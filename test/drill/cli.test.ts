@@ -81,7 +81,7 @@ test('--dry-run prints the plan and sends nothing', async () => {
   assert.ok(lines.includes('  pass if  max-failed 0.5%, max-recovery 2.00s, max-p99 800ms'), result.stdout);
 });
 
-test('a stalled process: the open loop shows it as latency and --max-p99 fails the drill (exit 1)', async (t) => {
+test('a stalled process: the open loop shows it as latency and --max-p99 fails the drill (exit 1)', async () => {
   const port = await freePort();
   const processSpec = JSON.stringify({ name: 'b', command: [process.execPath, BACKEND, '--name', 'b', '--port', String(port)], ready: { output: 'listening' } });
   const result = await drill([

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, dirname } from 'node:path';
 import { parse } from 'yaml';
 import { HookDispatcher } from '../../src/hooks/dispatcher.js';
 import { HOOK_EVENT_TYPES } from '../../src/hooks/types.js';
