@@ -26,10 +26,10 @@ import type { ServerConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { HostPort } from '../core/server.js';
 import { systemTimers, type TimerHandle, type Timers } from '../health/timers.js';
-import { addressKey, sameServerList, serverNameFor } from './diff.js';
+import { addressKey, serverNameFor } from './diff.js';
 import { DnsResolver, normalizeDnsName, RCODE, type DnsResponse, type QueryType } from './dns-client.js';
 import { DNS_PORT, parseResolver } from './schema.js';
-import { silentLogger, type DiscoveryLogger, type DiscoverySource, type SourceState, type SourceStatus } from './source.js';
+import { silentLogger, SourceLedger, type DiscoveryLogger, type DiscoverySource, type SourceStatus } from './source.js';
 import type { DnsDiscoveryConfig } from './types.js';
 
 /** CNAME hops followed before a lookup gives up. */
@@ -316,20 +316,13 @@ export class DnsSource implements DiscoverySource {
   private readonly pool: string;
   private readonly target: string;
   private onChange: (servers: readonly ServerConfig[]) => void = () => undefined;
-  private current: readonly ServerConfig[] = [];
-  private state: SourceState = 'pending';
-  private lastSuccess: number | null = null;
-  private lastChange: number | null = null;
-  private lastError: string | null = null;
-  private failures = 0;
+  private readonly ledger: SourceLedger;
   private lastNotes = '';
   private timer: TimerHandle | undefined;
   private controller: AbortController | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
   private started = false;
-  private readonly first: Promise<void>;
-  private settleFirst: () => void = () => undefined;
 
   constructor(config: DnsDiscoveryConfig, deps: DnsSourceDeps) {
     this.config = config;
@@ -341,9 +334,7 @@ export class DnsSource implements DiscoverySource {
     const configured = config.resolvers.length > 0 ? config.resolvers : (deps.systemResolvers ?? systemResolvers)();
     const servers = configured.length > 0 ? configured : [{ host: '127.0.0.1', port: DNS_PORT }];
     this.querier = new DnsResolver(servers, { timeout: config.timeout });
-    this.first = new Promise((resolve) => {
-      this.settleFirst = resolve;
-    });
+    this.ledger = new SourceLedger('dns', this.target, this.logger, { pool: this.pool, source: 'dns', target: this.target });
   }
 
   start(onChange: (servers: readonly ServerConfig[]) => void): void {
@@ -354,20 +345,11 @@ export class DnsSource implements DiscoverySource {
   }
 
   firstAttempt(): Promise<void> {
-    return this.first;
+    return this.ledger.firstAttempt();
   }
 
   status(): SourceStatus {
-    return {
-      type: 'dns',
-      target: this.target,
-      state: this.state,
-      servers: this.current.length,
-      lastSuccess: this.lastSuccess,
-      lastChange: this.lastChange,
-      lastError: this.lastError,
-      consecutiveFailures: this.failures,
-    };
+    return this.ledger.status();
   }
 
   async stop(): Promise<void> {
@@ -376,7 +358,7 @@ export class DnsSource implements DiscoverySource {
     this.timer = undefined;
     this.controller?.abort();
     await this.running;
-    this.settleFirst();
+    this.ledger.attemptEnded();
   }
 
   private run(): void {
@@ -397,54 +379,30 @@ export class DnsSource implements DiscoverySource {
       if (this.stopped) return;
       delay = this.fail(error instanceof Error ? error.message : String(error));
     }
-    this.settleFirst();
+    this.ledger.attemptEnded();
     this.timer = this.timers.setTimeout(() => this.run(), delay);
   }
 
   /** Uses a resolution (or explains why not); returns the delay to the next one. */
   private accept(resolution: Resolution): number {
-    const now = this.clock.wallNow();
-    this.lastSuccess = now;
     const notes = resolution.notes.join('; ');
-    if (notes !== '' && notes !== this.lastNotes) this.logger.warn({ ...this.fields(), notes: resolution.notes }, 'discovery: parts of the answer were skipped');
+    if (notes !== '' && notes !== this.lastNotes) this.logger.warn({ ...this.ledger.fields, notes: resolution.notes }, 'discovery: parts of the answer were skipped');
     this.lastNotes = notes;
     if (resolution.servers.length === 0 && resolution.empty !== 'declined') {
       // An answer without servers is not acted on (see the module comment).
       const what = resolution.empty === 'no-address' ? 'no usable address' : (resolution.empty ?? 'no servers');
-      const error = this.current.length > 0 ? `${what}: keeping the last ${this.current.length} servers` : what;
-      if (this.lastError !== error) this.logger.warn({ ...this.fields(), reason: resolution.empty }, `discovery: ${error}`);
-      this.state = 'failing';
-      this.lastError = error;
-      this.failures = 0;
+      const kept = this.ledger.current.length;
+      const error = kept > 0 ? `${what}: keeping the last ${kept} servers` : what;
+      this.ledger.declined(this.clock.wallNow(), error, { fields: { reason: resolution.empty }, message: `discovery: ${error}` });
       return refreshDelay(resolution.ttl, this.config);
     }
-    if (this.state === 'failing') this.logger.info(this.fields(), 'discovery: resolving again');
-    this.state = 'ok';
-    this.lastError = null;
-    this.failures = 0;
-    if (!sameServerList(this.current, resolution.servers)) {
-      this.current = resolution.servers;
-      this.lastChange = now;
-      this.logger.info(
-        { ...this.fields(), servers: resolution.servers.map((server) => server.name) },
-        `discovery: ${resolution.servers.length} servers`,
-      );
-      this.onChange(resolution.servers);
-    }
+    if (this.ledger.succeeded(this.clock.wallNow(), resolution.servers, 'discovery: resolving again')) this.onChange(resolution.servers);
     return refreshDelay(resolution.ttl, this.config);
   }
 
   private fail(message: string): number {
-    this.failures++;
-    this.state = 'failing';
-    if (this.lastError !== message) {
-      this.logger.warn({ ...this.fields(), error: message, failures: this.failures }, 'discovery: resolution failed, keeping the last servers');
-    }
-    this.lastError = message;
-    return retryDelay(this.failures, this.config);
-  }
-
-  private fields(): Record<string, string | number> {
-    return { pool: this.pool, source: 'dns', target: this.target };
+    const failures = this.ledger.consecutiveFailures + 1;
+    this.ledger.failed(message, { fields: { error: message, failures }, message: 'discovery: resolution failed, keeping the last servers' });
+    return retryDelay(failures, this.config);
   }
 }

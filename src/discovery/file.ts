@@ -23,9 +23,9 @@ import { offsetOfPath } from '../config/positions.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { formatConfigIssue, type ConfigIssue } from '../core/errors.js';
 import { systemTimers, type TimerHandle, type Timers } from '../health/timers.js';
-import { addressKey, sameServerList } from './diff.js';
+import { addressKey } from './diff.js';
 import { fileServersSchema } from './schema.js';
-import { silentLogger, type DiscoveryLogger, type DiscoverySource, type SourceState, type SourceStatus } from './source.js';
+import { silentLogger, SourceLedger, type DiscoveryLogger, type DiscoverySource, type SourceStatus } from './source.js';
 import type { FileDiscoveryConfig } from './types.js';
 
 /** Larger files are refused rather than read. */
@@ -113,14 +113,9 @@ export class FileSource implements DiscoverySource {
   private readonly pool: string;
   private readonly useWatch: boolean;
   private onChange: (servers: readonly ServerConfig[]) => void = () => undefined;
-  private current: readonly ServerConfig[] = [];
   /** Text of the last read that was used or rejected; undefined after a failed read. */
   private lastText: string | undefined;
-  private state: SourceState = 'pending';
-  private lastSuccess: number | null = null;
-  private lastChange: number | null = null;
-  private lastError: string | null = null;
-  private failures = 0;
+  private readonly ledger: SourceLedger;
   private watcher: FSWatcher | undefined;
   private pollTimer: TimerHandle | undefined;
   private settleTimer: TimerHandle | undefined;
@@ -128,8 +123,6 @@ export class FileSource implements DiscoverySource {
   private again = false;
   private stopped = false;
   private started = false;
-  private readonly first: Promise<void>;
-  private settleFirst: () => void = () => undefined;
 
   constructor(config: FileDiscoveryConfig, deps: FileSourceDeps) {
     this.config = config;
@@ -138,9 +131,7 @@ export class FileSource implements DiscoverySource {
     this.timers = deps.timers ?? systemTimers;
     this.clock = deps.clock ?? systemClock;
     this.useWatch = deps.watch ?? true;
-    this.first = new Promise((resolve) => {
-      this.settleFirst = resolve;
-    });
+    this.ledger = new SourceLedger('file', config.path, this.logger, { pool: this.pool, source: 'file', target: config.path });
   }
 
   start(onChange: (servers: readonly ServerConfig[]) => void): void {
@@ -153,20 +144,11 @@ export class FileSource implements DiscoverySource {
   }
 
   firstAttempt(): Promise<void> {
-    return this.first;
+    return this.ledger.firstAttempt();
   }
 
   status(): SourceStatus {
-    return {
-      type: 'file',
-      target: this.config.path,
-      state: this.state,
-      servers: this.current.length,
-      lastSuccess: this.lastSuccess,
-      lastChange: this.lastChange,
-      lastError: this.lastError,
-      consecutiveFailures: this.failures,
-    };
+    return this.ledger.status();
   }
 
   async stop(): Promise<void> {
@@ -178,7 +160,7 @@ export class FileSource implements DiscoverySource {
     this.pollTimer = undefined;
     this.settleTimer = undefined;
     await this.running;
-    this.settleFirst();
+    this.ledger.attemptEnded();
   }
 
   /**
@@ -192,13 +174,13 @@ export class FileSource implements DiscoverySource {
         if (filename === null || filename === name) this.changed();
       });
       this.watcher.on('error', (error) => {
-        this.logger.warn({ ...this.fields(), error: error.message }, 'discovery: file notifications failed, polling only');
+        this.logger.warn({ ...this.ledger.fields, error: error.message }, 'discovery: file notifications failed, polling only');
         this.watcher?.close();
         this.watcher = undefined;
       });
     } catch (error) {
       // No notifications here (missing directory, unsupported file system): polling covers it.
-      this.logger.info({ ...this.fields(), error: error instanceof Error ? error.message : String(error) }, 'discovery: polling the file only');
+      this.logger.info({ ...this.ledger.fields, error: error instanceof Error ? error.message : String(error) }, 'discovery: polling the file only');
     }
   }
 
@@ -232,7 +214,7 @@ export class FileSource implements DiscoverySource {
         await this.readOnce();
       } while (this.again && !this.stopped);
       this.running = undefined;
-      this.settleFirst();
+      this.ledger.attemptEnded();
     })();
   }
 
@@ -258,28 +240,10 @@ export class FileSource implements DiscoverySource {
       this.failed(lines.join('\n'), lines);
       return;
     }
-    this.lastSuccess = this.clock.wallNow();
-    if (this.state === 'failing') this.logger.info(this.fields(), 'discovery: the file is valid again');
-    this.state = 'ok';
-    this.lastError = null;
-    this.failures = 0;
-    if (sameServerList(this.current, result.servers)) return;
-    this.current = result.servers;
-    this.lastChange = this.lastSuccess;
-    this.logger.info({ ...this.fields(), servers: result.servers.map((server) => server.name) }, `discovery: ${result.servers.length} servers`);
-    this.onChange(result.servers);
+    if (this.ledger.succeeded(this.clock.wallNow(), result.servers, 'discovery: the file is valid again')) this.onChange(result.servers);
   }
 
   private failed(error: string, lines: readonly string[]): void {
-    this.failures++;
-    this.state = 'failing';
-    if (this.lastError !== error) {
-      this.logger.warn({ ...this.fields(), errors: lines }, `discovery: file not used, keeping the last ${this.current.length} servers`);
-    }
-    this.lastError = error;
-  }
-
-  private fields(): Record<string, string | number> {
-    return { pool: this.pool, source: 'file', target: this.config.path };
+    this.ledger.failed(error, { fields: { errors: lines }, message: `discovery: file not used, keeping the last ${this.ledger.current.length} servers` });
   }
 }
