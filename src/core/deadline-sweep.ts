@@ -14,10 +14,14 @@ export class DeadlineSweep<T extends Timed> implements Iterable<T> {
   private timer: NodeJS.Timeout | undefined;
   private intervalMs = 0;
 
-  /** Adds `member`; the sweep runs every `intervalMs` from now on (restarted only when that changes). */
+  /**
+   * Adds `member`, to be checked at least every `intervalMs`. While others
+   * remain the sweep only ever runs more often (they may need the shorter
+   * interval of settings since replaced); it stops when the set empties.
+   */
   add(member: T, intervalMs: number): void {
     this.members.add(member);
-    if (this.timer !== undefined && intervalMs === this.intervalMs) return;
+    if (this.timer !== undefined && intervalMs >= this.intervalMs) return;
     clearInterval(this.timer);
     this.intervalMs = intervalMs;
     this.timer = setInterval(() => {
@@ -32,6 +36,10 @@ export class DeadlineSweep<T extends Timed> implements Iterable<T> {
     if (this.members.size > 0 || this.timer === undefined) return;
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  get size(): number {
+    return this.members.size;
   }
 
   [Symbol.iterator](): Iterator<T> {

@@ -3,6 +3,7 @@ import type { TcpListenerConfig } from '../config/types.js';
 import { AddressSet } from '../core/address.js';
 import type { Pool } from '../pools/pool.js';
 import type { AccessLogWriter } from '../proxy/access-log.js';
+import { DeadlineSweep } from '../core/deadline-sweep.js';
 import { tickIntervalMs, TcpSession, TcpStats, type TcpListenerStats, type TcpProxyContext } from '../proxy/tcp.js';
 import { listenOn, waitUntil } from './listen.js';
 
@@ -27,20 +28,14 @@ export class TcpListener {
   private config: TcpListenerConfig;
   private context: TcpProxyContext;
   private readonly server: Server;
-  private readonly sessions = new Set<TcpSession>();
+  /** Open sessions, whose deadlines one sweep enforces (see tickIntervalMs). */
+  private readonly sessions = new DeadlineSweep<TcpSession>();
   private readonly counters = new TcpStats();
   /** Resolves `close` once the last session finished. */
   private onAllDone: (() => void) | undefined;
   private readonly onSessionDone = (session: TcpSession): void => {
     this.sessions.delete(session);
     if (this.sessions.size === 0) this.onAllDone?.();
-  };
-  /** Enforces every session's deadlines, see tickIntervalMs. */
-  private ticker: NodeJS.Timeout | undefined;
-  private tickMs = 0;
-  private readonly tick = (): void => {
-    const now = performance.now();
-    for (const session of this.sessions) session.tick(now);
   };
 
   constructor(config: TcpListenerConfig, pool: Pool, accessLog: AccessLogWriter | undefined) {
@@ -68,7 +63,6 @@ export class TcpListener {
     if (typeof handle?.onconnection === 'function') {
       handle.onconnection = (status: number, client: object): void => this.acceptHandle(status, client);
     }
-    this.schedule(tickIntervalMs(this.context));
   }
 
   get address(): AddressInfo {
@@ -79,10 +73,6 @@ export class TcpListener {
   update(config: TcpListenerConfig, pool: Pool, accessLog: AccessLogWriter | undefined): void {
     this.config = config;
     this.context = this.buildContext(pool, accessLog);
-    if (this.ticker === undefined) return;
-    // Open sessions keep their settings: keep checking them at least as often as they need.
-    const ms = tickIntervalMs(this.context);
-    this.schedule(this.sessions.size > 0 ? Math.min(ms, this.tickMs) : ms);
   }
 
   /** Client connections open now. */
@@ -110,16 +100,7 @@ export class TcpListener {
       for (const session of this.sessions) session.destroy();
       await finished;
     }
-    clearInterval(this.ticker);
-    this.ticker = undefined;
     await closed;
-  }
-
-  private schedule(ms: number): void {
-    if (this.ticker !== undefined && ms === this.tickMs) return;
-    clearInterval(this.ticker);
-    this.tickMs = ms;
-    this.ticker = setInterval(this.tick, ms).unref();
   }
 
   /** A connection from the listening handle; `status` is a negative errno when the accept failed. */
@@ -129,13 +110,13 @@ export class TcpListener {
       return;
     }
     const session = new TcpSession(this.context, this.onSessionDone);
-    this.sessions.add(session);
+    this.sessions.add(session, tickIntervalMs(this.context));
     session.acceptHandle(client);
   }
 
   private acceptSocket(socket: Socket): void {
     const session = new TcpSession(this.context, this.onSessionDone);
-    this.sessions.add(session);
+    this.sessions.add(session, tickIntervalMs(this.context));
     session.acceptSocket(socket);
   }
 

@@ -6,6 +6,7 @@
 import { connect, Socket, type SocketConstructorOpts } from 'node:net';
 import { normalizeIp } from '../core/address.js';
 import type { PickContext } from '../balancers/types.js';
+import type { Timed } from '../core/deadline-sweep.js';
 import type { Pool } from '../pools/pool.js';
 import type { QueueWaiter } from '../pools/queue.js';
 import type { PoolServer } from '../pools/server.js';
@@ -142,10 +143,10 @@ const MIN_RETRY_CONCURRENCY = 3;
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 /**
- * How often a listener must call `tick` on its sessions: an eighth of the
+ * How often a listener must call `checkDeadline` on its sessions: an eighth of the
  * shortest timeout a session of `context` can have (idle, connect, linger),
  * but no more often than every 10 ms. A deadline is then enforced at most one
- * tick late, the idle timeout at most two. One sweep per listener replaces a
+ * sweep late, the idle timeout at most two. One sweep per listener replaces a
  * timer per socket that every read and write would otherwise re-arm.
  */
 export function tickIntervalMs(context: TcpProxyContext): number {
@@ -311,14 +312,14 @@ function endOrClose(socket: Socket): void {
  * good.
  *
  * Deadlines (idle, connect, PROXY header, linger) have no timers of their
- * own: the listener calls `tick` every `tickIntervalMs`, and reads and drains
- * bump an activity count that `tick` compares.
+ * own: the listener calls `checkDeadline` every `tickIntervalMs`, and reads
+ * and drains bump an activity count that `checkDeadline` compares.
  *
  * Invariants: `pool.begin`/`pool.end` pair exactly once per attempt;
  * `finish` runs exactly once, after both sockets closed. Socket events reach
  * the session through module-level handlers.
  */
-export class TcpSession implements QueueWaiter, PickContext {
+export class TcpSession implements QueueWaiter, PickContext, Timed {
   private readonly startedAt = performance.now();
   private readonly pool: Pool;
   private client!: SessionSocket;
@@ -353,7 +354,7 @@ export class TcpSession implements QueueWaiter, PickContext {
   private serverFailed = false;
   private closingClient = false;
   private lingerUntil = 0;
-  /** Reads and drains so far; `tick` compares it with what it saw last to find idle connections. */
+  /** Reads and drains so far; `checkDeadline` compares it with what it saw last to find idle connections. */
   private activity = 0;
   private seenActivity = 0;
   private quietSince = this.startedAt;
@@ -665,7 +666,7 @@ export class TcpSession implements QueueWaiter, PickContext {
    * refused client, the PROXY header's, the connect timeout and the idle
    * timeout. Called by the listener every `tickIntervalMs`. O(1).
    */
-  tick(now: number): void {
+  checkDeadline(now: number): void {
     if (this.closingClient) {
       if (now >= this.lingerUntil) this.timedOut();
       return;
