@@ -443,7 +443,15 @@ export class TcpSession implements QueueWaiter, PickContext, Timed {
       this.firstAttempt();
       return;
     }
-    if (!context.isTrusted(this.clientAddress)) {
+    const peer = this.clientAddress;
+    if (peer === '') {
+      // No peer address: the client reset the connection before it was looked at. Nothing to refuse.
+      this.status = 499;
+      this.error = 'client reset';
+      client.destroy();
+      return;
+    }
+    if (!context.isTrusted(peer)) {
       this.reject(403, 'PROXY header from an untrusted peer');
       return;
     }

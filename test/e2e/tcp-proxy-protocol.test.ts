@@ -78,6 +78,37 @@ describe('PROXY protocol sent to servers', () => {
   }
 });
 
+/** HAProxy: `report` answers with the client address it was told; `trusted` and `untrusted` forward to Ballast with send-proxy-v2. */
+function haproxyConfig(reportPort: number, trustedPort: number, untrustedPort: number, ballastPort: number): string {
+  return [
+    'global',
+    '    maxconn 1000',
+    'defaults',
+    '    timeout connect 5s',
+    '    timeout client 30s',
+    '    timeout server 30s',
+    'frontend report',
+    '    mode http',
+    `    bind 127.0.0.1:${reportPort} accept-proxy`,
+    '    http-request return status 200 content-type text/plain lf-string "%[src]:%[src_port] %[dst]:%[dst_port]"',
+    'frontend trusted',
+    '    mode tcp',
+    `    bind 127.0.0.1:${trustedPort}`,
+    '    default_backend ballast_trusted',
+    'backend ballast_trusted',
+    '    mode tcp',
+    `    server lb 127.0.0.1:${ballastPort} send-proxy-v2`,
+    'frontend untrusted',
+    '    mode tcp',
+    `    bind 127.0.0.1:${untrustedPort}`,
+    '    default_backend ballast_untrusted',
+    'backend ballast_untrusted',
+    '    mode tcp',
+    `    server lb 127.0.0.1:${ballastPort} send-proxy-v2 source 127.0.0.2`,
+    '',
+  ].join('\n');
+}
+
 describe('PROXY protocol with HAProxy', () => {
   let haproxy: Spawned;
   let parser: TestTcpServer;
@@ -92,47 +123,29 @@ describe('PROXY protocol with HAProxy', () => {
     const binary = haproxyBinary();
     parser = await startProxyParsingServer('parser');
     acceptLb = await startTcpBallast([parser.address], {}, { acceptProxyProtocol: true, trustedProxies: ['127.0.0.1/32'], proxyProtocol: 'v1' });
-    reportPort = await freePort();
-    trustedPort = await freePort();
-    untrustedPort = await freePort();
-    const config = [
-      'global',
-      '    maxconn 1000',
-      'defaults',
-      '    timeout connect 5s',
-      '    timeout client 30s',
-      '    timeout server 30s',
-      'frontend report',
-      '    mode http',
-      `    bind 127.0.0.1:${reportPort} accept-proxy`,
-      '    http-request return status 200 content-type text/plain lf-string "%[src]:%[src_port] %[dst]:%[dst_port]"',
-      'frontend trusted',
-      '    mode tcp',
-      `    bind 127.0.0.1:${trustedPort}`,
-      '    default_backend ballast_trusted',
-      'backend ballast_trusted',
-      '    mode tcp',
-      `    server lb 127.0.0.1:${acceptLb.port} send-proxy-v2`,
-      'frontend untrusted',
-      '    mode tcp',
-      `    bind 127.0.0.1:${untrustedPort}`,
-      '    default_backend ballast_untrusted',
-      'backend ballast_untrusted',
-      '    mode tcp',
-      `    server lb 127.0.0.1:${acceptLb.port} send-proxy-v2 source 127.0.0.2`,
-      '',
-    ].join('\n');
-    const file = writeTempFile('haproxy.cfg', config);
-    haproxy = spawnProcess(binary, ['-f', file, '-db']);
-    for (const port of [reportPort, trustedPort, untrustedPort]) {
-      await eventually(
-        async () => {
-          if (haproxy.child.exitCode !== null) throw new Error(`haproxy exited:\n${haproxy.output()}`);
-          return acceptsConnections(port);
-        },
-        `haproxy listening on ${port}`,
-        15_000,
-      );
+    // A port found free can be taken by another test before HAProxy binds it: then start again on new ones.
+    for (let attempt = 1; ; attempt++) {
+      reportPort = await freePort();
+      trustedPort = await freePort();
+      untrustedPort = await freePort();
+      haproxy = spawnProcess(binary, ['-f', writeTempFile('haproxy.cfg', haproxyConfig(reportPort, trustedPort, untrustedPort, acceptLb.port)), '-db']);
+      try {
+        for (const port of [reportPort, trustedPort, untrustedPort]) {
+          await eventually(
+            async () => {
+              if (haproxy.child.exitCode !== null) throw new Error(`haproxy exited:\n${haproxy.output()}`);
+              return acceptsConnections(port);
+            },
+            `haproxy listening on ${port}`,
+            15_000,
+          );
+        }
+        return;
+      } catch (error) {
+        haproxy.kill();
+        await haproxy.exited();
+        if (attempt >= 3 || !/cannot bind|Address already in use/i.test(haproxy.output())) throw error;
+      }
     }
   });
 
@@ -179,7 +192,7 @@ describe('PROXY protocol with HAProxy', () => {
     await eventually(() => acceptLb.logs.some((entry) => entry.status === 403), 'refusal logged');
     // HAProxy may retry a refused connection (and its readiness probe counts too), so only the kind is checked.
     const refusals = acceptLb.logs.filter((entry) => entry.status === 403);
-    assert.ok(refusals.every((entry) => entry.client === '127.0.0.2'));
+    assert.ok(refusals.every((entry) => entry.client === '127.0.0.2'), JSON.stringify(refusals));
     assert.ok(acceptLb.listener.stats().rejected >= refusals.length);
 
     const again = await exchange(trustedPort, 'still serving', { localAddress: CLIENT_IP });

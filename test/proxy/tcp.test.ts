@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -607,6 +607,29 @@ describe('tcp listener: accepting the PROXY protocol', () => {
     assert.equal(lb.listener.stats().rejected, 3);
     const header = encodeProxyV2({ address: '127.0.0.7', port: 7 }, { address: '127.0.0.1', port: 2 });
     assert.equal((await exchange(lb.port, Buffer.concat([header, Buffer.from('ok')]))).data.toString(), '127.0.0.7:7\nok');
+  });
+
+  test('a client that resets before its connection is looked at is logged as gone (499), not refused as untrusted', async (t) => {
+    const echo = await startEchoServer('e');
+    const lb = await startTcpBallast([echo.address], {}, { acceptProxyProtocol: true, trustedProxies: ['127.0.0.1'] });
+    t.after(async () => {
+      await lb.close();
+      await echo.close();
+    });
+    // spawnSync holds this process (and the listener in it) while the child
+    // connects and resets: the connection waits in the accept queue already
+    // dead, and its peer address can no longer be read.
+    const child = spawnSync(process.execPath, [
+      '-e',
+      `const s = require('node:net').connect(${lb.port}, '127.0.0.1', () => { s.resetAndDestroy(); setTimeout(() => process.exit(0), 50); });`,
+    ]);
+    assert.equal(child.status, 0, child.stderr.toString());
+    await eventually(() => lb.logs.length === 1, 'the connection to be logged');
+    assert.equal(lb.logs[0]?.status, 499, JSON.stringify(lb.logs));
+    assert.equal(lb.logs[0]?.error, 'client reset');
+    assert.equal(lb.listener.stats().rejected, 0);
+    const header = encodeProxyV1({ address: '127.0.0.9', port: 9 }, { address: '127.0.0.1', port: lb.port });
+    assert.equal((await exchange(lb.port, Buffer.concat([header, Buffer.from('still')]))).data.toString(), 'still');
   });
 
   for (const algorithm of ['source-ip', 'consistent-hash'] as const) {
