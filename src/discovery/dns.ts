@@ -25,7 +25,7 @@ import type { Answer } from 'dns-packet';
 import type { ServerConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { HostPort } from '../core/server.js';
-import { systemTimers, type TimerHandle, type Timers } from '../health/timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../core/timers.js';
 import { addressKey, serverNameFor } from './diff.js';
 import { DnsResolver, normalizeDnsName, RCODE, type DnsResponse, type QueryType } from './dns-client.js';
 import { DNS_PORT, parseResolver } from './schema.js';

@@ -22,7 +22,7 @@ import { fromZodIssues, zodMessage, type PathIssue } from '../config/issues.js';
 import { offsetOfPath } from '../config/positions.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { formatConfigIssue, type ConfigIssue } from '../core/errors.js';
-import { systemTimers, type TimerHandle, type Timers } from '../health/timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../core/timers.js';
 import { addressKey } from './diff.js';
 import { fileServersSchema } from './schema.js';
 import { silentLogger, SourceLedger, type DiscoveryLogger, type DiscoverySource, type SourceStatus } from './source.js';

@@ -5,7 +5,7 @@
 import type { ServerConfig } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
 import type { HostPort } from '../core/server.js';
-import { systemTimers, type Timers } from '../health/timers.js';
+import { systemTimers, type Timers } from '../core/timers.js';
 import { mergeServers, sameServerList, type MergeConflict } from './diff.js';
 import { DnsSource } from './dns.js';
 import { FileSource } from './file.js';

@@ -16,7 +16,7 @@ import type { HostPort } from '../core/server.js';
 import { runCheck } from './active/index.js';
 import { abortReason } from './active/probe.js';
 import { RiseFall } from './state.js';
-import { systemTimers, type TimerHandle, type Timers } from './timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../core/timers.js';
 import type { CheckFunction, CheckResult, HealthStatus } from './types.js';
 
 /** What the checker needs to know of a server: where to probe it. */

@@ -5,8 +5,8 @@ export { OutlierDetector } from './outlier.js';
 export type { OutlierDetectorOptions, OutlierEvent, OutlierStats } from './outlier.js';
 export { RiseFall } from './state.js';
 export type { HealthTransition, RiseFallOptions } from './state.js';
-export { systemTimers } from './timers.js';
-export type { TimerHandle, Timers } from './timers.js';
+export { systemTimers } from '../core/timers.js';
+export type { TimerHandle, Timers } from '../core/timers.js';
 export type {
   CheckFunction,
   CheckResult,

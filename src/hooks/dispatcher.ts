@@ -20,6 +20,7 @@
  */
 import { systemClock, type Clock } from '../core/clock.js';
 import type { BallastEvent, BallastEventType } from '../core/events.js';
+import { systemTimers, type TimerHandle, type Timers } from '../core/timers.js';
 import { buildPayload, type CapturedOutput, type Delivery, type DeliveryOutcome } from './delivery.js';
 import { runExec } from './exec.js';
 import { Ring } from './ring.js';
@@ -29,8 +30,6 @@ import {
   type HookConfig,
   type HookLogger,
   type HookStats,
-  type HookTimerHandle,
-  type HookTimers,
 } from './types.js';
 import { postWebhook } from './webhook.js';
 
@@ -42,19 +41,8 @@ export interface HookDispatcherOptions {
   /** Measures delivery durations and spaces warnings. Default: the system clock. */
   readonly clock?: Clock;
   /** Retry backoff and the close deadline. Default: Node's timers, unref'd. */
-  readonly timers?: HookTimers;
+  readonly timers?: Timers;
 }
-
-const systemHookTimers: HookTimers = {
-  setTimeout(callback, delayMs) {
-    const timer = setTimeout(callback, delayMs);
-    timer.unref();
-    return timer;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as ReturnType<typeof setTimeout>);
-  },
-};
 
 const silentLogger: HookLogger = {
   debug: () => undefined,
@@ -135,7 +123,7 @@ export class HookDispatcher {
   private readonly queues = new Map<string, HookQueue>();
   private readonly logger: HookLogger;
   private readonly clock: Clock;
-  private readonly timers: HookTimers;
+  private readonly timers: Timers;
   /** Aborts deliveries under way and backoff waits once the close deadline passes. */
   private readonly abort = new AbortController();
   /** Drains under way, including those of hooks removed by `update`. */
@@ -146,7 +134,7 @@ export class HookDispatcher {
   constructor(hooks: readonly HookConfig[], options: HookDispatcherOptions = {}) {
     this.logger = options.logger === undefined ? silentLogger : guarded(options.logger);
     this.clock = options.clock ?? systemClock;
-    this.timers = options.timers ?? systemHookTimers;
+    this.timers = options.timers ?? systemTimers;
     for (const hook of hooks) this.queues.set(hook.name, new HookQueue(hook));
   }
 
@@ -226,7 +214,7 @@ export class HookDispatcher {
 
   private async shutDown(timeoutMs: number): Promise<void> {
     const drained = Promise.all(this.drains);
-    let deadline: HookTimerHandle | undefined;
+    let deadline: TimerHandle | undefined;
     const expired = new Promise<void>((resolve) => {
       deadline = this.timers.setTimeout(resolve, Math.max(0, timeoutMs));
     });

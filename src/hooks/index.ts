@@ -16,6 +16,5 @@ export {
   type HookLogger,
   type HookPayload,
   type HookStats,
-  type HookTimers,
   type WebhookHookAction,
 } from './types.js';

@@ -42,13 +42,6 @@ export interface HookLogger {
   error(fields: Readonly<Record<string, unknown>>, message: string): void;
 }
 
-export type HookTimerHandle = unknown;
-
-/** Timers for retry backoff and the shutdown deadline; injected so tests can use simulated time. */
-export interface HookTimers {
-  setTimeout(callback: () => void, delayMs: number): HookTimerHandle;
-  clearTimeout(handle: HookTimerHandle): void;
-}
 
 /** Counters of one hook since the dispatcher started. */
 export interface HookStats {

@@ -1,5 +1,5 @@
 import type { ManualClock } from '../../src/core/clock.js';
-import type { TimerHandle, Timers } from '../../src/health/timers.js';
+import type { TimerHandle, Timers } from '../../src/core/timers.js';
 
 interface Pending {
   readonly id: number;

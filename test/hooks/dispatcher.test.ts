@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { ManualClock } from '../../src/core/clock.js';
 import { backoff, DROP_WARNING_INTERVAL, HookDispatcher } from '../../src/hooks/dispatcher.js';
-import type { HookTimers } from '../../src/hooks/types.js';
+import type { Timers } from '../../src/core/timers.js';
 import {
   APPEND_LINE,
   HANG,
@@ -146,7 +146,7 @@ describe('HookDispatcher', () => {
 
     // The dispatcher asks its timers for exactly these delays.
     const asked: number[] = [];
-    const timers: HookTimers = {
+    const timers: Timers = {
       setTimeout: (callback, delayMs) => {
         asked.push(delayMs);
         return setTimeout(callback, 0);

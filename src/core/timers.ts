@@ -1,6 +1,6 @@
 /**
- * Timers as the health checker sees them, injected so tests can run the
- * schedule on simulated time.
+ * Timers as health checks, discovery and hooks see them, injected so tests
+ * can run their schedules on simulated time.
  */
 export type TimerHandle = unknown;
 
