@@ -15,6 +15,7 @@ import type { HostPort } from '../core/server.js';
 import { discoveryListSchema } from '../discovery/schema.js';
 import { checkCertificatePair } from './files.js';
 import { describeValue } from './issues.js';
+import { attempt, fail } from './refine.js';
 import { ALGORITHMS, RETRY_CONDITIONS } from './types.js';
 import { BALLAST_EVENT_TYPES } from '../core/events.js';
 import type {
@@ -59,23 +60,6 @@ export interface SchemaOptions {
   readonly source: string;
   /** When false, named files are not opened (used to export the JSON Schema). Default true. */
   readonly checkFiles?: boolean;
-}
-
-/** The part of a zod refinement context the helpers below use. */
-type Ctx = Pick<z.core.$RefinementCtx, 'addIssue'>;
-
-function fail(ctx: Ctx, message: string, input: unknown, path?: (string | number)[]): void {
-  ctx.addIssue({ code: 'custom', message, input, ...(path === undefined ? {} : { path }) });
-}
-
-/** Runs a unit parser; a thrown message becomes an issue and the result is undefined. */
-function attempt<I, T>(parse: (input: I) => T, input: I, ctx: Ctx): T | undefined {
-  try {
-    return parse(input);
-  } catch (error) {
-    fail(ctx, error instanceof Error ? error.message : String(error), input);
-    return undefined;
-  }
 }
 
 // ---------------------------------------------------------------- scalars

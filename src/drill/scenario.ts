@@ -14,6 +14,7 @@ import { deepFreeze } from '../config/freeze.js';
 import { describeValue, formatPath, fromZodIssues, zodMessage } from '../config/issues.js';
 import type { ConfigPath, PathIssue } from '../config/issues.js';
 import { offsetOfPath } from '../config/positions.js';
+import { attempt, fail } from '../config/refine.js';
 import { durationSchema } from '../config/schema.js';
 import type { StatusRange } from '../config/types.js';
 import { parseAddress, parseStatusRange } from '../config/units.js';
@@ -161,21 +162,6 @@ export interface Scenario {
 }
 
 // ---------------------------------------------------------------- schema helpers
-
-type Ctx = Pick<z.core.$RefinementCtx, 'addIssue'>;
-
-function fail(ctx: Ctx, message: string, input: unknown): void {
-  ctx.addIssue({ code: 'custom', message, input });
-}
-
-function attempt<I, T>(parse: (input: I) => T, input: I, ctx: Ctx): T | undefined {
-  try {
-    return parse(input);
-  } catch (error) {
-    fail(ctx, error instanceof Error ? error.message : String(error), input);
-    return undefined;
-  }
-}
 
 const duration = durationSchema;
 
