@@ -27,7 +27,7 @@ listeners:
 pools:
   - name: app
     algorithm: round-robin
-    healthCheck: { type: http, path: /healthz, interval: 200ms, timeout: 300ms, healthyThreshold: 1, unhealthyThreshold: 1 }
+    healthCheck: { type: http, path: /healthz, interval: 200ms, timeout: 1s, healthyThreshold: 1, unhealthyThreshold: 2 }
     servers: [ { name: s1, address: ${backend.address} } ]
 gslb:
   site: ${site}
