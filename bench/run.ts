@@ -11,8 +11,8 @@
  * bench/results/tcp.json. Run from the repository root. See
  * docs/benchmarks.md.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { formatProfile, summarizeProfile } from './lib/cpu-profile.js';
 import type { CpuProfile, ProfileSummary } from './lib/cpu-profile.js';
@@ -22,8 +22,8 @@ import { Autocannon, errorCount, Wrk } from './lib/load.js';
 import type { LoadGenerator, LoadResult, LoadSpec } from './lib/load.js';
 import { OptionsError, parseOptions, USAGE } from './lib/options.js';
 import type { BenchOptions, TargetName } from './lib/options.js';
-import { choosePinning, ProcessGroup, treeMemory, versionOf } from './lib/processes.js';
-import type { Pinning } from './lib/processes.js';
+import { choosePinning, inBenchWorkspace, treeMemory, versionOf } from './lib/processes.js';
+import type { Pinning, ProcessGroup } from './lib/processes.js';
 import { BUSY_MACHINE_CPUS, bytesToMB, markdownTable, summarize } from './lib/report.js';
 import type { RunRecord, Summary } from './lib/report.js';
 import { availability, staleBuildWarning, startBackends, startTarget } from './lib/targets.js';
@@ -262,23 +262,7 @@ async function main(): Promise<number> {
   }
   const pinning = choosePinning(opts.pin);
   const startLoad = loadavg()[0] ?? 0;
-  const dir = mkdtempSync(join(tmpdir(), 'ballast-bench-'));
-  // NGINX workers drop root privileges and must be able to reach their temp folders.
-  chmodSync(dir, 0o755);
-  const group = new ProcessGroup();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    log(`\n${signal}: stopping`);
-    void group.stopAll().finally(() => {
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', () => group.killAllNow());
-
-  let ok = false;
-  try {
+  return inBenchWorkspace('ballast-bench-', log, async (group, dir) => {
     const ctx: Context = { group, dir, repoRoot, proxyCpu: pinning.proxyCpu, clientCpu: pinning.clientCpu };
     const load = chooseLoadGenerator(opts, group, dir, repoRoot);
     log(`load generator: ${load.version}; ${pinning.note}; load average ${startLoad.toFixed(2)}`);
@@ -381,14 +365,9 @@ async function main(): Promise<number> {
     log(`written: ${out}`);
 
     if (opts.tcp) await runTcpPart(opts, { ...ctx, dir: join(dir, 'tcp') }, pinning);
-    ok = true;
     const missed = summary.goals.filter((g) => !g.pass);
     return opts.check && missed.length > 0 ? 1 : 0;
-  } finally {
-    await group.stopAll();
-    if (ok) rmSync(dir, { recursive: true, force: true });
-    else log(`configs and logs kept in ${dir}`);
-  }
+  });
 }
 
 main().then(

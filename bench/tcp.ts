@@ -20,8 +20,8 @@
  * Only 127.0.0.1 is used, and every run is bounded in time. Run from the
  * repository root. See docs/benchmarks.md.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { backgroundCpu, sampleCpu } from './lib/cpu-usage.js';
@@ -31,7 +31,7 @@ import { errorCount, parseWrkOutput, WRK_REPORTER_LUA } from './lib/load.js';
 import type { LoadResult } from './lib/load.js';
 import { freePorts, httpGet, LOOPBACK, waitForHttp } from './lib/net.js';
 import type { BenchOptions } from './lib/options.js';
-import { choosePinning, ProcessGroup, treeMemory, versionOf, which } from './lib/processes.js';
+import { choosePinning, inBenchWorkspace, treeMemory, versionOf, which } from './lib/processes.js';
 import type { ManagedProcess, Pinning } from './lib/processes.js';
 import { BUSY_MACHINE_CPUS, bytesToMB, median } from './lib/report.js';
 import { BALLAST_CLI, startBackends } from './lib/targets.js';
@@ -902,31 +902,12 @@ async function main(): Promise<number> {
     process.stdout.write(`${line}\n`);
   };
   const pinning = choosePinning(opts.pin);
-  const dir = mkdtempSync(join(tmpdir(), 'ballast-bench-tcp-'));
-  const group = new ProcessGroup();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    log(`\n${signal}: stopping`);
-    void group.stopAll().finally(() => {
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', () => group.killAllNow());
-
-  let ok = false;
-  try {
+  return inBenchWorkspace('ballast-bench-tcp-', log, async (group, dir) => {
     const ctx: Context = { group, dir, repoRoot, proxyCpu: pinning.proxyCpu, clientCpu: pinning.clientCpu };
     const report = await runTcpBenchmark(ctx, opts, pinning, log);
     publishTcpReport(repoRoot, report, opts, log);
-    ok = true;
     return opts.check && report.summary.goals.some((g) => !g.pass) ? 1 : 0;
-  } finally {
-    await group.stopAll();
-    if (ok) rmSync(dir, { recursive: true, force: true });
-    else log(`configs and logs kept in ${dir}`);
-  }
+  });
 }
 
 // Run only when executed directly, so the runner and the summary stay importable.

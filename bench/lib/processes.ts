@@ -6,8 +6,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Bytes of each child's output kept for error messages. */
 const OUTPUT_TAIL = 8192;
@@ -183,6 +184,39 @@ export class ProcessGroup {
   /** Synchronous last resort for process exit handlers. */
   killAllNow(): void {
     for (const p of this.members) if (p.running) p.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Runs `body` with a new temporary directory (`prefix`…, readable by NGINX
+ * workers that drop root) and a process group. Every child is stopped
+ * afterwards, also on SIGINT or SIGTERM (then the process exits 130). The
+ * directory is removed, unless `body` threw: then its configs and logs stay
+ * and `log` says where.
+ */
+export async function inBenchWorkspace<T>(prefix: string, log: (line: string) => void, body: (group: ProcessGroup, dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  const group = new ProcessGroup();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`\n${signal}: stopping`);
+    void group.stopAll().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', () => group.killAllNow());
+  let ok = false;
+  try {
+    const result = await body(group, dir);
+    ok = true;
+    return result;
+  } finally {
+    await group.stopAll();
+    if (ok) rmSync(dir, { recursive: true, force: true });
+    else log(`configs and logs kept in ${dir}`);
   }
 }
 
