@@ -9,21 +9,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startBallast, simpleConfig, type RunningBallast } from '../helpers/ballast.js';
 import { curl } from '../helpers/curl.js';
+import type { Cleanup } from '../helpers/http-backend.js';
 import { freePort } from '../helpers/net.js';
-import { startBackendProcess, type BackendProcess, type BackendProcessOptions } from '../fixtures/backend-server.js';
+import { startBackendProcesses, type BackendProcess } from '../fixtures/backend-server.js';
 import { runLoad } from '../fixtures/load-client.js';
-
-interface Cleanup {
-  after(fn: () => Promise<void>): void;
-}
-
-async function backendProcesses(t: Cleanup, options: readonly BackendProcessOptions[]): Promise<BackendProcess[]> {
-  const backends = await Promise.all(options.map((o) => startBackendProcess(o)));
-  t.after(async () => {
-    await Promise.all(backends.map((b) => b.stop()));
-  });
-  return backends;
-}
 
 async function ballastOver(t: Cleanup, addresses: readonly string[], pool: Record<string, unknown> = {}): Promise<RunningBallast> {
   const lb = await startBallast(simpleConfig(addresses, pool));
@@ -43,7 +32,7 @@ async function send(url: string, method: string, body?: string, headers: Record<
 }
 
 test('POST is not retried once it was sent', async (t) => {
-  const [reset, ok] = (await backendProcesses(t, [{ name: 'reset', mode: 'reset' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
+  const [reset, ok] = (await startBackendProcesses(t, [{ name: 'reset', mode: 'reset' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
   const lb = await ballastOver(t, [reset.address, ok.address]);
   const answer = await send(`${lb.url()}/orders`, 'POST', 'item=1');
   assert.equal(answer.status, 502, 'the reset reaches the client as 502');
@@ -52,7 +41,7 @@ test('POST is not retried once it was sent', async (t) => {
 });
 
 test('POST is retried on a connect failure, its buffered body intact', async (t) => {
-  const [ok] = (await backendProcesses(t, [{ name: 'ok' }])) as [BackendProcess];
+  const [ok] = (await startBackendProcesses(t, [{ name: 'ok' }])) as [BackendProcess];
   const lb = await ballastOver(t, [await deadAddress(), ok.address]);
   const answer = await send(`${lb.url()}/orders`, 'POST', 'item=1');
   assert.deepEqual(answer, { status: 200, backend: 'ok', bodyBytes: '6' });
@@ -60,7 +49,7 @@ test('POST is retried on a connect failure, its buffered body intact', async (t)
 });
 
 test('POST with an Idempotency-Key is retried after it was sent', async (t) => {
-  const [reset, ok] = (await backendProcesses(t, [{ name: 'reset', mode: 'reset' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
+  const [reset, ok] = (await startBackendProcesses(t, [{ name: 'reset', mode: 'reset' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
   const lb = await ballastOver(t, [reset.address, ok.address]);
   const answer = await send(`${lb.url()}/orders`, 'POST', 'item=1', { 'idempotency-key': 'order-42' });
   assert.deepEqual(answer, { status: 200, backend: 'ok', bodyBytes: '6' });
@@ -69,7 +58,7 @@ test('POST with an Idempotency-Key is retried after it was sent', async (t) => {
 
 for (const method of ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']) {
   test(`${method} is retried after a reset`, async (t) => {
-    const [reset, ok] = (await backendProcesses(t, [{ name: 'reset', mode: 'reset' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
+    const [reset, ok] = (await startBackendProcesses(t, [{ name: 'reset', mode: 'reset' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
     const lb = await ballastOver(t, [reset.address, ok.address]);
     const answer = await send(`${lb.url()}/item`, method, method === 'PUT' ? 'v=1' : undefined);
     assert.equal(answer.status, 200);
@@ -79,7 +68,7 @@ for (const method of ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']) {
 }
 
 test('5xx answers listed in retries.on are retried; a 500 is passed through', async (t) => {
-  const [unavailable, ok] = (await backendProcesses(t, [{ name: 'unavailable', status: 503 }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
+  const [unavailable, ok] = (await startBackendProcesses(t, [{ name: 'unavailable', status: 503 }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
   const lb = await ballastOver(t, [unavailable.address, ok.address]);
   assert.deepEqual(await send(`${lb.url()}/a`, 'GET'), { status: 200, backend: 'ok', bodyBytes: '0' });
   await unavailable.control({ status: 500 });
@@ -87,7 +76,7 @@ test('5xx answers listed in retries.on are retried; a 500 is passed through', as
 });
 
 test('a response that started is never retried: the client sees it cut short', async (t) => {
-  const [partial, ok] = (await backendProcesses(t, [{ name: 'partial', mode: 'partial' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
+  const [partial, ok] = (await startBackendProcesses(t, [{ name: 'partial', mode: 'partial' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
   const lb = await ballastOver(t, [partial.address, ok.address]);
   const answer = await curl([`${lb.url()}/page`]);
   assert.equal(answer.status, 200, 'the headers had been forwarded');
@@ -97,7 +86,7 @@ test('a response that started is never retried: the client sees it cut short', a
 });
 
 test('a body larger than retries.bufferBytes is streamed: not retried after it was sent', async (t) => {
-  const [reset, ok] = (await backendProcesses(t, [{ name: 'reset', mode: 'reset' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
+  const [reset, ok] = (await startBackendProcesses(t, [{ name: 'reset', mode: 'reset' }, { name: 'ok' }])) as [BackendProcess, BackendProcess];
   const lb = await ballastOver(t, [reset.address, ok.address], { retries: { bufferBytes: '1KiB' } });
   const large = 'x'.repeat(64 * 1024);
   const answer = await send(`${lb.url()}/upload`, 'PUT', large, { 'idempotency-key': 'upload-1' });
@@ -108,14 +97,14 @@ test('a body larger than retries.bufferBytes is streamed: not retried after it w
 });
 
 test('a body larger than retries.bufferBytes is still retried on a connect failure', async (t) => {
-  const [ok] = (await backendProcesses(t, [{ name: 'ok' }])) as [BackendProcess];
+  const [ok] = (await startBackendProcesses(t, [{ name: 'ok' }])) as [BackendProcess];
   const lb = await ballastOver(t, [await deadAddress(), ok.address], { retries: { bufferBytes: '1KiB' } });
   const answer = await send(`${lb.url()}/upload`, 'POST', 'y'.repeat(64 * 1024));
   assert.deepEqual(answer, { status: 200, backend: 'ok', bodyBytes: String(64 * 1024) });
 });
 
 test('the retry budget stops a retry storm when every server fails', async (t) => {
-  const backends = await backendProcesses(t, [
+  const backends = await startBackendProcesses(t, [
     { name: 'b1', status: 503 },
     { name: 'b2', status: 503 },
     { name: 'b3', status: 503 },

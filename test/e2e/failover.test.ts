@@ -8,30 +8,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BallastEvent } from '../../src/index.js';
-import { startBallast, simpleConfig, type RunningBallast } from '../helpers/ballast.js';
+import { simpleConfig, startWatchedBallast, type RunningBallast } from '../helpers/ballast.js';
 import { eventually } from '../helpers/net.js';
-import { startBackendProcess, type BackendProcess, type BackendProcessOptions } from '../fixtures/backend-server.js';
+import { startBackendProcess, startBackendProcesses, type BackendProcess } from '../fixtures/backend-server.js';
 import { percentile, runLoad, type LoadRecord } from '../fixtures/load-client.js';
-
-interface Cleanup {
-  after(fn: () => Promise<void>): void;
-}
-
-async function backendProcesses(t: Cleanup, options: readonly BackendProcessOptions[]): Promise<BackendProcess[]> {
-  const backends = await Promise.all(options.map((o) => startBackendProcess(o)));
-  t.after(async () => {
-    await Promise.all(backends.map((b) => b.stop()));
-  });
-  return backends;
-}
-
-async function ballast(t: Cleanup, config: Record<string, unknown>): Promise<{ lb: RunningBallast; events: BallastEvent[] }> {
-  const lb = await startBallast(config);
-  t.after(() => lb.close());
-  const events: BallastEvent[] = [];
-  lb.handle.onEvent((event) => events.push(event));
-  return { lb, events };
-}
 
 function states(lb: RunningBallast): Record<string, string> {
   const servers = lb.handle.status().pools[0]?.servers ?? [];
@@ -63,8 +43,8 @@ async function get(url: string): Promise<{ status: number; backend: string | nul
 }
 
 test('SIGKILL of one of three backends under load: no client sees an error', async (t) => {
-  const backends = await backendProcesses(t, [{ name: 'b1' }, { name: 'b2' }, { name: 'b3' }]);
-  const { lb, events } = await ballast(
+  const backends = await startBackendProcesses(t, [{ name: 'b1' }, { name: 'b2' }, { name: 'b3' }]);
+  const { lb, events } = await startWatchedBallast(
     t,
     simpleConfig(
       backends.map((b) => b.address),
@@ -101,8 +81,8 @@ test('SIGKILL of one of three backends under load: no client sees an error', asy
 });
 
 test('slow checks, no outlier detection: connect failures to a dead backend are retried until the checks notice', async (t) => {
-  const backends = await backendProcesses(t, [{ name: 'b1' }, { name: 'b2' }, { name: 'b3' }]);
-  const { lb, events } = await ballast(
+  const backends = await startBackendProcesses(t, [{ name: 'b1' }, { name: 'b2' }, { name: 'b3' }]);
+  const { lb, events } = await startWatchedBallast(
     t,
     simpleConfig(
       backends.map((b) => b.address),
@@ -128,9 +108,9 @@ test('slow checks, no outlier detection: connect failures to a dead backend are 
 });
 
 test('SIGSTOP (a hung backend): ejected soon after the first timeout, its GETs retried elsewhere', async (t) => {
-  const backends = await backendProcesses(t, [{ name: 'b1' }, { name: 'b2' }, { name: 'b3' }]);
+  const backends = await startBackendProcesses(t, [{ name: 'b1' }, { name: 'b2' }, { name: 'b3' }]);
   const responseTimeout = 300;
-  const { lb, events } = await ballast(
+  const { lb, events } = await startWatchedBallast(
     t,
     simpleConfig(
       backends.map((b) => b.address),
@@ -170,8 +150,8 @@ test('SIGSTOP (a hung backend): ejected soon after the first timeout, its GETs r
 });
 
 test('a backend answering 500 to everything is ejected by outlier detection', async (t) => {
-  const backends = await backendProcesses(t, [{ name: 'b1' }, { name: 'b2' }, { name: 'b3', status: 500 }]);
-  const { lb, events } = await ballast(
+  const backends = await startBackendProcesses(t, [{ name: 'b1' }, { name: 'b2' }, { name: 'b3', status: 500 }]);
+  const { lb, events } = await startWatchedBallast(
     t,
     simpleConfig(
       backends.map((b) => b.address),
@@ -193,11 +173,11 @@ test('a backend answering 500 to everything is ejected by outlier detection', as
 });
 
 test('a backend whose health endpoint fails is marked down within interval × unhealthyThreshold + timeout', async (t) => {
-  const backends = await backendProcesses(t, [{ name: 'b1' }, { name: 'b2' }]);
+  const backends = await startBackendProcesses(t, [{ name: 'b1' }, { name: 'b2' }]);
   const interval = 300;
   const timeout = 200;
   const unhealthyThreshold = 3;
-  const { lb, events } = await ballast(
+  const { lb, events } = await startWatchedBallast(
     t,
     simpleConfig(
       backends.map((b) => b.address),
@@ -231,7 +211,7 @@ test('a backend whose health endpoint fails is marked down within interval × un
 });
 
 test('all primaries down: backups serve; a primary back: traffic returns after rise', async (t) => {
-  const backends = await backendProcesses(t, [{ name: 'p1' }, { name: 'p2' }, { name: 'k1' }]);
+  const backends = await startBackendProcesses(t, [{ name: 'p1' }, { name: 'p2' }, { name: 'k1' }]);
   const [p1, p2, k1] = backends as [BackendProcess, BackendProcess, BackendProcess];
   const config = simpleConfig([], {
     servers: [
@@ -241,7 +221,7 @@ test('all primaries down: backups serve; a primary back: traffic returns after r
     ],
     healthCheck: { type: 'http', path: '/healthz', interval: '200ms', timeout: '1s', healthyThreshold: 2, unhealthyThreshold: 2 },
   });
-  const { lb, events } = await ballast(t, config);
+  const { lb, events } = await startWatchedBallast(t, config);
   await allHealthy(lb);
 
   const before = new Set<string | null>();
@@ -268,8 +248,8 @@ test('all primaries down: backups serve; a primary back: traffic returns after r
 });
 
 test('every server down: 503 at once, no hang', async (t) => {
-  const backends = await backendProcesses(t, [{ name: 'b1' }, { name: 'b2' }]);
-  const { lb, events } = await ballast(
+  const backends = await startBackendProcesses(t, [{ name: 'b1' }, { name: 'b2' }]);
+  const { lb, events } = await startWatchedBallast(
     t,
     simpleConfig(
       backends.map((b) => b.address),

@@ -4,14 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { BallastEvent } from '../../src/index.js';
-import { startBallast, simpleConfig, type RunningBallast } from '../helpers/ballast.js';
-import { startBackend, type BackendHandler, type TestBackend } from '../helpers/http-backend.js';
+import { simpleConfig, startWatchedBallast, type RunningBallast } from '../helpers/ballast.js';
+import { startBackend, type BackendHandler, type Cleanup, type TestBackend } from '../helpers/http-backend.js';
 import { eventually } from '../helpers/net.js';
-
-interface Cleanup {
-  after(fn: () => Promise<void>): void;
-}
 
 /** Answers with its name; `/slow` answers after 800 ms. */
 const handler: BackendHandler = (req, res, backend) => {
@@ -33,14 +28,6 @@ async function backends(t: Cleanup, count: number): Promise<TestBackend[]> {
   return list;
 }
 
-async function ballast(t: Cleanup, config: Record<string, unknown>): Promise<{ lb: RunningBallast; events: BallastEvent[] }> {
-  const lb = await startBallast(config);
-  t.after(() => lb.close());
-  const events: BallastEvent[] = [];
-  lb.handle.onEvent((event) => events.push(event));
-  return { lb, events };
-}
-
 async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; backend: string | null; cookie: string | null; body: string }> {
   const response = await fetch(url, { headers });
   return { status: response.status, backend: response.headers.get('x-backend'), cookie: response.headers.get('set-cookie'), body: await response.text() };
@@ -56,7 +43,7 @@ function activeConnections(lb: RunningBallast, server: string): number {
 
 test('a drained server finishes its requests in flight and gets no new ones; enable brings it back', async (t) => {
   const servers = await backends(t, 2);
-  const { lb, events } = await ballast(t, simpleConfig(servers.map((b) => b.address)));
+  const { lb, events } = await startWatchedBallast(t, simpleConfig(servers.map((b) => b.address)));
 
   const slow = get(`${lb.url()}/slow`);
   await eventually(() => activeConnections(lb, 'b1') === 1, 'the slow request to reach b1');
@@ -77,7 +64,7 @@ test('a drained server finishes its requests in flight and gets no new ones; ena
 
 test('a drained server gets no new sticky requests either', async (t) => {
   const servers = await backends(t, 2);
-  const { lb } = await ballast(
+  const { lb } = await startWatchedBallast(
     t,
     simpleConfig(
       servers.map((b) => b.address),
@@ -103,7 +90,7 @@ test('a drained server gets no new sticky requests either', async (t) => {
 
 test('a drained server gets no new requests from clients that hash to it (source-ip)', async (t) => {
   const servers = await backends(t, 3);
-  const { lb } = await ballast(t, simpleConfig(servers.map((b) => b.address), { algorithm: 'source-ip' }));
+  const { lb } = await startWatchedBallast(t, simpleConfig(servers.map((b) => b.address), { algorithm: 'source-ip' }));
   const home = (await get(`${lb.url()}/x`)).backend as string;
   for (let i = 0; i < 3; i++) assert.equal((await get(`${lb.url()}/x`)).backend, home, 'this client always lands on one server');
   lb.handle.serverAction('app', home, { type: 'drain' });

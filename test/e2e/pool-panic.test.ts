@@ -7,35 +7,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startBallast, simpleConfig, type RunningBallast } from '../helpers/ballast.js';
-import { startBackend, type BackendHandler, type TestBackend } from '../helpers/http-backend.js';
+import { startCheckedBackends, type Cleanup } from '../helpers/http-backend.js';
 import { eventually } from '../helpers/net.js';
-
-interface Cleanup {
-  after(fn: () => Promise<void>): void;
-}
 
 // A generous timeout: a busy machine must not make a check fail and a server flap.
 const HEALTH_CHECK = { type: 'http', path: '/healthz', interval: '100ms', timeout: '1s', healthyThreshold: 1, unhealthyThreshold: 1 };
-
-/** Backends that serve traffic normally while their `/healthz` answers as `healthy` says. */
-async function backends(t: Cleanup, names: readonly string[], healthy: Map<string, boolean>): Promise<TestBackend[]> {
-  const handler: BackendHandler = (req, res, backend) => {
-    req.resume();
-    if (req.url === '/healthz') {
-      res.writeHead(healthy.get(backend.name) === false ? 503 : 200);
-      res.end();
-      return;
-    }
-    res.writeHead(200, { 'x-backend': backend.name });
-    res.end(backend.name);
-  };
-  const list: TestBackend[] = [];
-  for (const name of names) list.push(await startBackend(name, handler));
-  t.after(async () => {
-    await Promise.all(list.map((b) => b.close()));
-  });
-  return list;
-}
 
 async function ballast(t: Cleanup, config: Record<string, unknown>): Promise<RunningBallast> {
   const lb = await startBallast(config);
@@ -66,7 +42,7 @@ async function spread(lb: RunningBallast, count: number): Promise<{ backends: st
 
 test('below panicThreshold every primary gets traffic, healthy or not; above it only healthy ones', async (t) => {
   const healthy = new Map<string, boolean>();
-  const servers = await backends(t, ['b1', 'b2', 'b3'], healthy);
+  const servers = await startCheckedBackends(t, ['b1', 'b2', 'b3'], healthy);
   const lb = await ballast(t, simpleConfig(servers.map((b) => b.address), { healthCheck: HEALTH_CHECK, panicThreshold: 50 }));
 
   healthy.set('b1', false);
@@ -88,7 +64,7 @@ test('below panicThreshold every primary gets traffic, healthy or not; above it 
 
 test('without panicThreshold, failing checks leave the pool empty: 503', async (t) => {
   const healthy = new Map<string, boolean>();
-  const servers = await backends(t, ['b1', 'b2'], healthy);
+  const servers = await startCheckedBackends(t, ['b1', 'b2'], healthy);
   const lb = await ballast(t, simpleConfig(servers.map((b) => b.address), { healthCheck: HEALTH_CHECK }));
   healthy.set('b1', false);
   healthy.set('b2', false);
@@ -98,7 +74,7 @@ test('without panicThreshold, failing checks leave the pool empty: 503', async (
 
 test('healthy backups come before panic when no primary is healthy', async (t) => {
   const healthy = new Map<string, boolean>();
-  const servers = await backends(t, ['p1', 'p2', 'k1'], healthy);
+  const servers = await startCheckedBackends(t, ['p1', 'p2', 'k1'], healthy);
   const lb = await ballast(
     t,
     simpleConfig([], {

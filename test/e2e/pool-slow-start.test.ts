@@ -9,32 +9,8 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BallastEvent } from '../../src/index.js';
 import { startBallast, simpleConfig, type RunningBallast } from '../helpers/ballast.js';
-import { startBackend, type BackendHandler, type TestBackend } from '../helpers/http-backend.js';
+import { startCheckedBackends } from '../helpers/http-backend.js';
 import { eventually } from '../helpers/net.js';
-
-interface Cleanup {
-  after(fn: () => Promise<void>): void;
-}
-
-/** Backends whose `/healthz` answers 200 or 503 as `healthy` says. */
-async function checkedBackends(t: Cleanup, names: readonly string[], healthy: Map<string, boolean>): Promise<TestBackend[]> {
-  const handler: BackendHandler = (req, res, backend) => {
-    req.resume();
-    if (req.url === '/healthz') {
-      res.writeHead(healthy.get(backend.name) === false ? 503 : 200);
-      res.end();
-      return;
-    }
-    res.writeHead(200, { 'x-backend': backend.name });
-    res.end(backend.name);
-  };
-  const backends: TestBackend[] = [];
-  for (const name of names) backends.push(await startBackend(name, handler));
-  t.after(async () => {
-    await Promise.all(backends.map((b) => b.close()));
-  });
-  return backends;
-}
 
 function weights(lb: RunningBallast): Record<string, number> {
   const servers = lb.handle.status().pools[0]?.servers ?? [];
@@ -52,7 +28,7 @@ const HEALTH_CHECK = { type: 'http', path: '/healthz', interval: '100ms', timeou
 
 test('servers present when the pool starts come up at full weight', async (t) => {
   const healthy = new Map<string, boolean>();
-  const backends = await checkedBackends(t, ['b1', 'b2', 'b3'], healthy);
+  const backends = await startCheckedBackends(t, ['b1', 'b2', 'b3'], healthy);
   const lb = await startBallast(
     simpleConfig(
       backends.map((b) => b.address),
@@ -66,7 +42,7 @@ test('servers present when the pool starts come up at full weight', async (t) =>
 
 test('a recovered server ramps its effective weight and traffic share up over slowStart', async (t) => {
   const healthy = new Map<string, boolean>();
-  const backends = await checkedBackends(t, ['b1', 'b2'], healthy);
+  const backends = await startCheckedBackends(t, ['b1', 'b2'], healthy);
   // Long enough that the low weights last for many requests even on a busy machine.
   const slowStartMs = 6000;
   const lb = await startBallast(
@@ -131,7 +107,7 @@ test('a recovered server ramps its effective weight and traffic share up over sl
 
 test('a server added by a reload ramps up; the others keep their weight', async (t) => {
   const healthy = new Map<string, boolean>();
-  const backends = await checkedBackends(t, ['b1', 'b2', 'b3'], healthy);
+  const backends = await startCheckedBackends(t, ['b1', 'b2', 'b3'], healthy);
   const pool = (count: number): Record<string, unknown> =>
     simpleConfig([], {
       algorithm: 'weighted-round-robin',

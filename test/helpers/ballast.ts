@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { start, type BallastHandle } from '../../src/index.js';
+import { start, type BallastEvent, type BallastHandle } from '../../src/index.js';
+import type { Cleanup } from './http-backend.js';
 
 export interface RunningBallast {
   readonly handle: BallastHandle;
@@ -50,4 +51,13 @@ export function simpleConfig(addresses: readonly string[], pool: Record<string, 
       },
     ],
   };
+}
+
+/** `startBallast`, closed when the test ends, with every event it emits recorded in `events`. */
+export async function startWatchedBallast(t: Cleanup, config: Record<string, unknown>): Promise<{ lb: RunningBallast; events: BallastEvent[] }> {
+  const lb = await startBallast(config);
+  t.after(() => lb.close());
+  const events: BallastEvent[] = [];
+  lb.handle.onEvent((event) => events.push(event));
+  return { lb, events };
 }

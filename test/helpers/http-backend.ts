@@ -66,3 +66,32 @@ export async function startBackends(count: number, handler?: BackendHandler): Pr
   for (let i = 1; i <= count; i++) backends.push(await startBackend(`b${i}`, handler));
   return backends;
 }
+
+/** What a test context offers for cleanup (`t` of node:test). */
+export interface Cleanup {
+  after(fn: () => Promise<void>): void;
+}
+
+/**
+ * Backends named `names` that serve `x-backend` and their name, while their
+ * `/healthz` answers 200 or 503 as `healthy` says (healthy unless set false).
+ * Closed when the test ends.
+ */
+export async function startCheckedBackends(t: Cleanup, names: readonly string[], healthy: ReadonlyMap<string, boolean>): Promise<TestBackend[]> {
+  const handler: BackendHandler = (req, res, backend) => {
+    req.resume();
+    if (req.url === '/healthz') {
+      res.writeHead(healthy.get(backend.name) === false ? 503 : 200);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'x-backend': backend.name });
+    res.end(backend.name);
+  };
+  const backends: TestBackend[] = [];
+  for (const name of names) backends.push(await startBackend(name, handler));
+  t.after(async () => {
+    await Promise.all(backends.map((b) => b.close()));
+  });
+  return backends;
+}
