@@ -14,6 +14,7 @@ import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, eventually } from './net.js';
+import { supervise } from './process.js';
 
 const INSTALL_HINT = 'install the Debian package "postgresql" (scripts/install-test-deps.sh)';
 
@@ -200,17 +201,7 @@ async function launch(
   const args = ['-D', dataDir];
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
   const child = spawnAs(account, postgresProgram('postgres'), args, root);
-  let log = '';
-  const onChunk = (chunk: Buffer): void => {
-    log += chunk.toString('utf8');
-    if (log.length > 256 * 1024) log = log.slice(-128 * 1024);
-  };
-  child.stdout?.on('data', onChunk);
-  child.stderr?.on('data', onChunk);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const running = (): boolean => child.exitCode === null && child.signalCode === null;
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start postgres: ${INSTALL_HINT}`);
+  const proc = supervise(child, `could not start postgres: ${INSTALL_HINT}`);
 
   let removed = false;
   const server: PostgresServer = {
@@ -218,36 +209,29 @@ async function launch(
     port,
     root,
     dataDir,
-    pid,
+    pid: proc.pid,
     query: (sql, database = 'postgres') =>
       runAs(account, postgresProgram('psql'), ['-h', root, '-p', String(port), '-U', 'postgres', '-d', database, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql], root, 30_000).then((out) => out.trim()),
     promote: async () => {
       const done = await server.query('SELECT pg_promote(true, 30)');
       if (done !== 't') throw new Error(`promotion did not finish: ${done}`);
     },
-    kill: (signal = 'SIGKILL') => {
-      if (running()) child.kill(signal);
-    },
+    kill: (signal) => proc.kill(signal),
     stop: async () => {
-      if (running()) {
-        child.kill('SIGINT');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await proc.stop('SIGINT');
       if (!removed) {
         removed = true;
         await rm(root, { recursive: true, force: true });
       }
     },
-    logs: () => log,
+    logs: proc.log,
   };
 
   try {
     const ready = postgresProgram('pg_isready');
     await eventually(
       async () => {
-        if (!running()) throw new Error('postgres exited while starting');
+        if (!proc.running()) throw new Error('postgres exited while starting');
         try {
           await runAs(account, ready, ['-q', '-h', '127.0.0.1', '-p', String(port), '-t', '2'], root, 5_000);
           return true;
@@ -260,9 +244,8 @@ async function launch(
       100,
     );
   } catch (error) {
-    if (running()) child.kill('SIGKILL');
-    await exited;
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- server log ---\n${log}`);
+    await proc.stop('SIGKILL');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- server log ---\n${proc.log()}`);
   }
   return server;
 }

@@ -110,3 +110,45 @@ export function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(status);
   return match ? Number(match[1]) / 1024 : 0;
 }
+
+/** A server program a test started: its output so far, and its end. */
+export interface SupervisedServer {
+  readonly pid: number;
+  /** The last 128–256 KiB of stdout and stderr together. */
+  log(): string;
+  running(): boolean;
+  /** Sends `signal` if it still runs. */
+  kill(signal?: NodeJS.Signals): void;
+  /** Sends `signal` and waits for the exit; SIGKILL after `graceMs`. */
+  stop(signal: NodeJS.Signals, graceMs?: number): Promise<void>;
+}
+
+/** Collects the output of a started server and knows how to end it; throws with `hint` when it did not start. */
+export function supervise(child: ChildProcess, hint: string): SupervisedServer {
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(hint);
+  let log = '';
+  const onChunk = (chunk: Buffer): void => {
+    log += chunk.toString('utf8');
+    if (log.length > 256 * 1024) log = log.slice(-128 * 1024);
+  };
+  child.stdout?.on('data', onChunk);
+  child.stderr?.on('data', onChunk);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = (): boolean => child.exitCode === null && child.signalCode === null;
+  return {
+    pid,
+    log: () => log,
+    running,
+    kill: (signal = 'SIGKILL') => {
+      if (running()) child.kill(signal);
+    },
+    stop: async (signal, graceMs = 10_000) => {
+      if (!running()) return;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

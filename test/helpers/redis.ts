@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort, eventually } from './net.js';
+import { supervise } from './process.js';
 
 const INSTALL_HINT = 'install the Debian package "redis-server" (scripts/install-test-deps.sh)';
 
@@ -83,49 +84,32 @@ async function launch(dir: string, port: number, options: StartRedisOptions): Pr
   if (options.replicaOf !== undefined) args.push('--replicaof', options.replicaOf.host, String(options.replicaOf.port));
   args.push(...(options.args ?? []));
   const child = spawn(redisProgram('redis-server'), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
-  let log = '';
-  const onChunk = (chunk: Buffer): void => {
-    log += chunk.toString('utf8');
-    if (log.length > 256 * 1024) log = log.slice(-128 * 1024);
-  };
-  child.stdout?.on('data', onChunk);
-  child.stderr?.on('data', onChunk);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const running = (): boolean => child.exitCode === null && child.signalCode === null;
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start redis-server: ${INSTALL_HINT}`);
+  const proc = supervise(child, `could not start redis-server: ${INSTALL_HINT}`);
 
   let removed = false;
   const server: RedisServer = {
     host: '127.0.0.1',
     port,
     dir,
-    pid,
+    pid: proc.pid,
     command: (...commandArgs) => redisCli(port, options.password, commandArgs),
     role: async () => /^role:(\w+)/m.exec(await server.command('INFO', 'replication'))?.[1] ?? 'unknown',
-    kill: (signal = 'SIGKILL') => {
-      if (running()) child.kill(signal);
-    },
+    kill: (signal) => proc.kill(signal),
     stop: async () => {
-      if (running()) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await proc.stop('SIGTERM');
       if (!removed) {
         removed = true;
         await rm(dir, { recursive: true, force: true });
       }
     },
-    logs: () => log,
+    logs: proc.log,
   };
 
   const timeoutMs = options.startTimeoutMs ?? 15_000;
   try {
     await eventually(
       async () => {
-        if (!running()) throw new Error('redis-server exited while starting');
+        if (!proc.running()) throw new Error('redis-server exited while starting');
         return (await server.command('PING').catch(() => '')) === 'PONG';
       },
       `redis-server on port ${port} to answer PING`,
@@ -141,9 +125,8 @@ async function launch(dir: string, port: number, options: StartRedisOptions): Pr
       );
     }
   } catch (error) {
-    if (running()) child.kill('SIGKILL');
-    await exited;
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- server log ---\n${log}`);
+    await proc.stop('SIGKILL');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- server log ---\n${proc.log()}`);
   }
   return server;
 }
