@@ -11,14 +11,14 @@ export interface Loggers {
   close(): void;
 }
 
-/** Longest time an access log line waits in the buffer on a quiet listener. */
+/** How often the buffered access log is flushed while lines come in slower than 4 KiB at a time. */
 const ACCESS_FLUSH_MS = 1000;
 
 /**
  * Builds the operational logger and the access log. The access log is
  * buffered (asynchronous writes of at least 4 KiB) so logging stays off the
  * request path's critical section; a quiet listener's lines are written
- * within a second, as NGINX's `access_log ... flush=` does.
+ * within about two seconds, as NGINX's `access_log ... flush=` does.
  */
 export function createLoggers(config: LogConfig, options: { readonly withPid?: boolean } = {}): Loggers {
   // Worker processes tag every line with their pid so operators can tell them apart.

@@ -21,10 +21,13 @@ interface LogLine {
   readonly pool?: string;
 }
 
-/** Sends `bytes` on a new connection and resolves with all the answer once Ballast closes it. */
-function exchange(port: number, bytes: string): Promise<string> {
+/**
+ * Sends `bytes` on a new connection (then shuts down its side when `end`)
+ * and resolves with all the answer once Ballast closes it.
+ */
+function exchange(port: number, bytes: string, end = false): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    const socket = net.connect(port, '127.0.0.1', () => (end ? socket.end(bytes) : socket.write(bytes)));
     let answer = '';
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => (answer += chunk));
@@ -72,8 +75,14 @@ pools:
   assert.match(await exchange(port, `GET /${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`), /^HTTP\/1\.1 414 /);
   assert.match(await exchange(port, 'GET /v2 HTTP/2.0\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 505 /);
   assert.match(await exchange(port, 'POST /gz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'), /^HTTP\/1\.1 501 /);
+  assert.match(await exchange(port, `GET /big HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(40_000)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
   assert.match(await exchange(port, 'GET /slow HTTP/1.1\r\nHost: x\r\n'), /^HTTP\/1\.1 408 /);
+  assert.match(await exchange(port, 'GET /cut HTTP/1.1\r\nHo', true), /^HTTP\/1\.1 400 /);
   assert.match(await exchange(port, 'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n'), /^HTTP\/1\.1 400 /);
+  assert.match(
+    await exchange(port, `POST /long-line HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;${'e'.repeat(20_000)}\r\n`),
+    /^HTTP\/1\.1 413 /,
+  );
   assert.match(await silent, /^HTTP\/1\.1 408 /);
   assert.equal((await curl([`http://127.0.0.1:${port}/fine`])).status, 200);
 
@@ -84,8 +93,11 @@ pools:
     { method: 'GET', path: `/${'x'.repeat(19)}…`, status: 414, error: 'request target too long' },
     { method: 'GET', path: '/v2', status: 505, error: 'unsupported HTTP version' },
     { method: 'POST', path: '/gz', status: 501, error: 'unsupported transfer coding' },
+    { method: 'GET', path: '/big', status: 431, error: 'request head too large' },
     { method: 'GET', path: '/slow', status: 408, error: 'request head timeout' },
+    { method: 'GET', path: '/cut', status: 400, error: 'incomplete request head' },
     { method: 'POST', path: '/upload', status: 400, error: 'malformed chunked body' },
+    { method: 'POST', path: '/long-line', status: 413, error: 'chunk line too long' },
     { method: 'GET', path: '/fine', status: 200, error: undefined },
   ]);
   assert.ok(lines().find((line) => line.status === 414)!.path.length <= 1024, 'a huge target is logged cut at maxUrlLength');

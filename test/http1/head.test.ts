@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Field, parseRequestHead, parseResponseHead, RequestHead, ResponseHead, scanHead } from '../../src/http1/head.js';
+import { describeRequestLine, Field, parseRequestHead, parseResponseHead, RequestHead, ResponseHead, scanHead } from '../../src/http1/head.js';
 
 function request(text: string): RequestHead {
   const head = parseRequestHead(text);
@@ -144,5 +144,28 @@ describe('parseResponseHead', () => {
     const joined = head.forwardBytes(bytes.subarray(bytes.length - 2));
     assert.equal(joined.buffer, bytes.buffer);
     assert.equal(joined.toString('latin1'), bytes.toString('latin1'));
+  });
+});
+
+describe('describeRequestLine', () => {
+  const describeLine = (text: string, maxTarget = 64): { method: string; target: string } => describeRequestLine(Buffer.from(text, 'latin1'), maxTarget);
+
+  test('reads method and target of a broken, cut or bare-LF request line', () => {
+    assert.deepEqual(describeLine('GET /a b c HTTP/1.1\r\nHost: x\r\n\r\n'), { method: 'GET', target: '/a' });
+    assert.deepEqual(describeLine('POST /upload HTTP/1.1\nHost: x\n\n'), { method: 'POST', target: '/upload' });
+    assert.deepEqual(describeLine('GET /half'), { method: 'GET', target: '/half' });
+    assert.deepEqual(describeLine('GET'), { method: 'GET', target: '-' });
+  });
+
+  test('an unknown method or a line that is not HTTP gives "-" for both', () => {
+    assert.deepEqual(describeLine('FETCH / HTTP/1.1\r\n'), { method: '-', target: '-' });
+    assert.deepEqual(describeLine('\x16\x03\x01 binary'), { method: '-', target: '-' });
+    assert.deepEqual(describeLine(''), { method: '-', target: '-' });
+  });
+
+  test('a huge target is cut at maxTarget without reading the rest of the input', () => {
+    const { method, target } = describeLine(`GET /${'x'.repeat(100_000)} HTTP/1.1\r\n`, 100);
+    assert.equal(method, 'GET');
+    assert.equal(target.length, 100);
   });
 });
