@@ -4,7 +4,6 @@
  * GSLB node. Leaves a screenshot in test-artifacts/dashboard.png.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,22 +13,13 @@ import { PoolServer } from '../../src/pools/server.js';
 import type { RuntimeStatus } from '../../src/runtime/status.js';
 import { freePort } from '../helpers/net.js';
 import { startBackend, type TestBackend } from '../helpers/http-backend.js';
+import { requireProgram } from '../helpers/programs.js';
 import { TOKEN, serverStatus, startAdmin, type AdminHarness } from './admin-harness.js';
 
 const XSS_NAME = '<img src=x onerror=alert(1)>';
 const GSLB_SECRET = 'gslb-heartbeat-secret-dashboard-test';
 /** The bound on "a change shows without a reload", from the requirement. */
 const LIVE_UPDATE_MS = 2_000;
-
-/** Chromium's path; fails loudly, naming the Debian package, when it is missing. */
-function chromiumPath(): string {
-  const found = spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  if (found.status !== 0 || path === '') {
-    throw new Error('chromium is not installed: install the Debian package "chromium" (apt-get install chromium; see scripts/install-test-deps.sh)');
-  }
-  return path;
-}
 
 interface Row {
   readonly pool: string;
@@ -108,7 +98,7 @@ async function clickRowButton(page: Page, pool: string, server: string, button: 
 }
 
 describe('dashboard in headless Chromium', () => {
-  const executablePath = chromiumPath();
+  const executablePath = requireProgram('chromium', 'chromium');
   let backends: TestBackend[] = [];
   let admin: AdminHarness;
   let gslb: GslbNode | undefined;

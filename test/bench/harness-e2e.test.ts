@@ -1,23 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-
-/** Fails loudly, naming the Debian package, when a program the harness drives is missing. */
-function requireProgram(program: string, debianPackage: string): void {
-  const dirs = (process.env['PATH'] ?? '').split(':').concat(['/usr/sbin', '/sbin']);
-  const found = dirs.some((dir) => {
-    try {
-      accessSync(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  assert.ok(found, `${program} is required by this test: apt-get install ${debianPackage}`);
-}
+import { requireProgram } from '../helpers/programs.js';
 
 interface Report {
   settings: { loadGenerator: string; backend: string };

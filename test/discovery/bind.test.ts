@@ -10,7 +10,8 @@ import { EventBus } from '../../src/core/events.js';
 import { DiscoveryBinding } from '../../src/discovery/index.js';
 import { Pool } from '../../src/pools/pool.js';
 import { startNamed, type NamedServer } from '../helpers/named.js';
-import { dnsDiscovery, requireProgram, tempDir, waitFor } from './helpers.js';
+import { requireProgram } from '../helpers/programs.js';
+import { dnsDiscovery, tempDir, waitFor } from './helpers.js';
 
 const SECRET = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 53 + 7) & 0xff)).toString('base64');
 const SRV = '_web._tcp.example.com';

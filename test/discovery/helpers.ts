@@ -1,5 +1,4 @@
 /** Shared helpers of the discovery tests. */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,13 +93,3 @@ export function tempDir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
-/** Fails loudly, naming the Debian package, when a program the test needs is missing. */
-export function requireProgram(program: string, debianPackage: string, candidates: readonly string[] = []): string {
-  for (const path of candidates) if (spawnSync('test', ['-x', path]).status === 0) return path;
-  const found = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  if (found.status !== 0 || path === '') {
-    throw new Error(`${program} is not installed: install the Debian package "${debianPackage}" (apt-get install ${debianPackage})`);
-  }
-  return path;
-}

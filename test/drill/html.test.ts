@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +14,7 @@ import { renderHtml } from '../../src/drill/html.js';
 import { runDrill } from '../../src/drill/run.js';
 import { buildScenario } from '../../src/drill/scenario.js';
 import { freePort } from '../helpers/net.js';
+import { requireProgram } from '../helpers/programs.js';
 import { ADMIN_TOKEN, startAdminBallast } from './harness.js';
 
 const BACKEND = 'build/src/drill/demo-backend.js';
@@ -31,17 +31,8 @@ interface ChartInfo {
   readonly restores: number;
 }
 
-function chromiumPath(): string {
-  const found = spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  if (found.status !== 0 || path === '') {
-    throw new Error('chromium is not installed: install the Debian package "chromium" (apt-get install chromium; see scripts/install-test-deps.sh)');
-  }
-  return path;
-}
-
 test('the HTML report opens without a network or console errors and shows the three charts with the fault marked', async (t) => {
-  const executablePath = chromiumPath();
+  const executablePath = requireProgram('chromium', 'chromium');
   const ports = [await freePort(), await freePort()];
   const ballast = await startAdminBallast({
     listeners: [{ name: 'web', protocol: 'http', listen: '127.0.0.1:0', routes: [{ pool: 'web' }] }],

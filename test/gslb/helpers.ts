@@ -2,7 +2,7 @@
  * Shared helpers of the GSLB tests: configs, free ports, dig, a UDP relay
  * between sites, and site processes.
  */
-import { execFile, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,17 +16,8 @@ import type { GslbOptions, GslbStatus, SiteStatus } from '../../src/gslb/index.j
 export const SECRET = 'heartbeat-secret-for-tests';
 export const ZONE = 'example.com';
 
-/** Fails loudly, naming the Debian package, when a program the test needs is missing. */
-export function requireProgram(program: string, debianPackage: string): string {
-  const found = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  if (found.status !== 0 || path === '') {
-    throw new Error(`${program} is not installed: install the Debian package "${debianPackage}" (apt-get install ${debianPackage})`);
-  }
-  return path;
-}
-
 export { freeUdpPort } from '../helpers/net.js';
+export { requireProgram } from '../helpers/programs.js';
 
 export function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ballast-gslb-'));

@@ -17,7 +17,8 @@ import { Pool } from 'undici';
 import { writeTempFile } from '../helpers/ballast.js';
 import { startBackend } from '../helpers/http-backend.js';
 import { freePort } from '../helpers/net.js';
-import { run, spawnCli, spawnProcess, type Spawned } from '../helpers/process.js';
+import { spawnCli, spawnProcess, type Spawned } from '../helpers/process.js';
+import { requireProgram } from '../helpers/programs.js';
 
 const WINDOW_MS = 3000;
 const WINDOWS = 3;
@@ -91,14 +92,9 @@ function peakConnected(output: string): number {
   return peak;
 }
 
-async function requireSlowhttptest(): Promise<void> {
-  const result = await run('sh', ['-c', 'command -v slowhttptest']);
-  assert.equal(result.code, 0, 'slowhttptest is not installed: install the Debian package slowhttptest (scripts/install-test-deps.sh)');
-}
-
 describe('slow HTTP attacks', () => {
   test('slowloris and slow-body attacks keep legitimate throughput at >= 80 % of the baseline', { timeout: 150_000 }, async (t) => {
-    await requireSlowhttptest();
+    requireProgram('slowhttptest', 'slowhttptest');
     const backend = await startBackend('b1');
     t.after(() => backend.close());
     const port = await freePort();

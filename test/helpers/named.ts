@@ -2,13 +2,14 @@
  * BIND 9 (`named -g`, in the foreground) as a primary for example.com on
  * 127.0.0.1, with a zone that one TSIG key (hmac-sha256) may update.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { queryUdp } from './dns.js';
 import { freeDnsPort } from './net.js';
+import { requireProgram } from './programs.js';
 
 export interface NamedServer {
   readonly port: number;
@@ -30,15 +31,6 @@ export interface NamedOptions {
 
 const KEY_NAME = 'ballast-key';
 
-function namedProgram(): string {
-  for (const path of ['/usr/sbin/named', '/usr/bin/named']) if (spawnSync('test', ['-x', path]).status === 0) return path;
-  const found = spawnSync('sh', ['-c', 'command -v named'], { encoding: 'utf8' });
-  if (found.status !== 0 || found.stdout.trim() === '') {
-    throw new Error('named is not installed: install the Debian package "bind9" (apt-get install bind9)');
-  }
-  return found.stdout.trim();
-}
-
 /** True when 127.0.0.1:port answers an SOA query for example.com. */
 async function servesZone(port: number): Promise<boolean> {
   const answers = await queryUdp(port, 'example.com', 'SOA');
@@ -47,7 +39,7 @@ async function servesZone(port: number): Promise<boolean> {
 
 /** Starts named in `dir`; it is stopped at the end of the test. */
 export async function startNamed(t: { after(fn: () => Promise<void> | void): void }, dir: string, options: NamedOptions): Promise<NamedServer> {
-  const program = namedProgram();
+  const program = requireProgram('named', 'bind9', ['/usr/sbin/named', '/usr/bin/named']);
   const ttl = options.ttl ?? 60;
   writeFileSync(
     join(dir, 'example.com.zone'),
