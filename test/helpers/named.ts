@@ -5,10 +5,10 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { queryUdp } from './dns.js';
 import { freeDnsPort } from './net.js';
+import { supervise } from './process.js';
 import { requireProgram } from './programs.js';
 
 export interface NamedServer {
@@ -16,8 +16,8 @@ export interface NamedServer {
   readonly keyName: string;
   /** Base64 TSIG secret of `keyName`. */
   readonly secret: string;
-  /** The last 200 lines named printed. */
-  readonly log: string[];
+  /** What named printed (the last 128–256 KiB). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -52,7 +52,6 @@ export async function startNamed(t: { after(fn: () => Promise<void> | void): voi
       '',
     ].join('\n'),
   );
-  const log: string[] = [];
   for (let attempt = 1; ; attempt++) {
     const port = await freeDnsPort();
     writeFileSync(
@@ -74,34 +73,21 @@ export async function startNamed(t: { after(fn: () => Promise<void> | void): voi
         '',
       ].join('\n'),
     );
-    log.length = 0;
-    const child = spawn(program, ['-g', '-c', join(dir, 'named.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        log.push(line);
-        if (log.length > 200) log.shift();
-      });
-    }
-    const stop = async (): Promise<void> => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    };
+    const proc = supervise(spawn(program, ['-g', '-c', join(dir, 'named.conf')], { stdio: ['ignore', 'pipe', 'pipe'] }), 'could not start named');
+    const stop = (): Promise<void> => proc.stop('SIGTERM', 5000);
     t.after(stop);
     const deadline = Date.now() + 10_000;
     let ready = false;
-    while (!ready && child.exitCode === null && Date.now() < deadline) {
+    while (!ready && proc.running() && Date.now() < deadline) {
       ready = await servesZone(port);
       if (!ready) await sleep(100);
     }
     // named keeps running when one of its sockets is taken (it logs "address
     // in use"); such a server answers UDP while its TCP port is someone else's.
-    const portTaken = log.some((line) => line.includes('address in use'));
-    if (ready && !portTaken) return { port, keyName: KEY_NAME, secret: options.secret, log, stop };
+    const portTaken = proc.log().includes('address in use');
+    if (ready && !portTaken) return { port, keyName: KEY_NAME, secret: options.secret, log: proc.log, stop };
     await stop();
     if (attempt < 4 && portTaken) continue;
-    throw new Error(`named did not start${child.exitCode !== null ? ' (it exited)' : ''}:\n${log.slice(-20).join('\n')}`);
+    throw new Error(`named did not start${proc.running() ? '' : ' (it exited)'}:\n${proc.log().split('\n').slice(-20).join('\n')}`);
   }
 }
